@@ -1,0 +1,66 @@
+"""Piaojia 票夹: fiscal e-receipts and their cross-province reimbursement."""
+import os
+
+from flask import Flask
+
+
+def create_app(config=None):
+    """Application factory. `config`: a mapping of overrides (tests) or None (environment)."""
+    from backend.config import config_class
+
+    app = Flask(__name__, instance_path=os.environ.get("PIAOJIA_INSTANCE_PATH") or None, instance_relative_config=True)
+    app.config.from_object(config_class())
+    if config:
+        if isinstance(config, type):
+            app.config.from_object(config)
+        else:
+            app.config.update(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    from backend.common import instance_secrets
+
+    if app.config.get("ENV_NAME") == "production":
+        missing = [name for name in app.config.get("REQUIRED", ()) if not app.config.get(name)]
+        if missing:
+            raise RuntimeError(f"Production configuration is missing: {', '.join(missing)}")
+    instance_secrets.fill_missing(app)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app):
+    from backend.common import crypto, logging as piaojia_logging, redis_client
+    from backend.common.errors import register_error_handlers
+    from backend.extensions import api, db, limiter, migrate
+
+    piaojia_logging.configure(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
+    redis_client.init_app(app)
+    crypto.init_app(app)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
+    register_error_handlers(app)
+    # Models must be imported so Alembic and the ORM see every table.
+    from backend import models  # noqa: F401
+
+
+def _register_blueprints(app):
+    from backend.extensions import api
+    from backend.blueprints import BLUEPRINTS, PLAIN_BLUEPRINTS
+
+    for blp in BLUEPRINTS:
+        api.register_blueprint(blp)
+    for blp in PLAIN_BLUEPRINTS:
+        app.register_blueprint(blp)
+
+
+def _register_cli(app):
+    from backend.cli import register
+
+    register(app)

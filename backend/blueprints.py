@@ -1,0 +1,11 @@
+"""Every blueprint of the application, in one list.
+
+BLUEPRINTS are flask-smorest blueprints (documented in the OpenAPI spec);
+PLAIN_BLUEPRINTS are ordinary Flask ones (health checks, static mini-app).
+"""
+from backend.admin.routes import blp as admin_blp
+from backend.clients.routes import blp as oauth_blp
+from backend.ops.routes import blp as ops_blp
+
+BLUEPRINTS = [oauth_blp, admin_blp]
+PLAIN_BLUEPRINTS = [ops_blp]

@@ -1,0 +1,94 @@
+"""Configuration classes, read from environment variables (DESIGN §5a).
+
+`PIAOJIA_ENV` selects the class: `development` (the embedded default: SQLite in the
+instance folder, jobs inline, generated secrets, demo identity provider), `production`
+(everything required comes from the environment) or `test`.
+"""
+import os
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    PII_KEY = os.environ.get("PII_KEY")
+    # Older PII keys, comma-separated, still accepted for decryption (key rotation).
+    PII_OLD_KEYS = [k for k in os.environ.get("PII_OLD_KEYS", "").split(",") if k]
+    # Key of the lookup hash; keep it fixed across PII_KEY rotations (default: PII_KEY).
+    PII_HASH_KEY = os.environ.get("PII_HASH_KEY") or None
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    # hide_parameters: SQL errors in logs never carry personal data.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    NODE_PROVINCE = os.environ.get("NODE_PROVINCE", "46")
+    HAIYIBAN_JWKS = os.environ.get("HAIYIBAN_JWKS") or None
+    HAIYIBAN_ISSUER = os.environ.get("HAIYIBAN_ISSUER", "haiyiban")
+    HAIYIBAN_AUDIENCE = "piaojia"
+    HAIYIBAN_ALGORITHMS = ["ES256", "RS256"]
+    DEMO_IDENTITY_PROVIDER = False
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = _env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    WEBHOOK_TOLERANCE_SECONDS = 300
+    WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+    ACCESS_TOKEN_TTL_SECONDS = 900
+    CLIENT_TOKEN_TTL_SECONDS = 3600
+    REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+    VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_JSON = _env_bool("LOG_JSON", True)
+    # API / OpenAPI (flask-smorest)
+    API_TITLE = "Piaojia 票夹 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = None
+    JSON_AS_ASCII = False
+
+
+class DevelopmentConfig(BaseConfig):
+    """The embedded default: nothing else to start."""
+
+    ENV_NAME = "development"
+    DEMO_IDENTITY_PROVIDER = True
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = _env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", True)
+    LOG_JSON = _env_bool("LOG_JSON", False)
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+    REQUIRED = ("SECRET_KEY", "PII_KEY", "SQLALCHEMY_DATABASE_URI", "HAIYIBAN_JWKS")
+
+
+class TestConfig(BaseConfig):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    # 32 bytes, base64url
+    PII_KEY = "dGVzdC1waWkta2V5LTMyLWJ5dGVzLWxvbmctLS0tLS0"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+    DEMO_IDENTITY_PROVIDER = True
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    LOG_JSON = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "test": TestConfig,
+}
+
+
+def config_class():
+    name = os.environ.get("PIAOJIA_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"PIAOJIA_ENV must be one of {sorted(CONFIGS)}, not {name!r}")

@@ -1,0 +1,40 @@
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+
+from backend.common.models import TZDateTime, new_uuid, utcnow
+from backend.extensions import db
+
+
+class Issuer(db.Model):
+    """An issuing unit (开票单位), e.g. a hospital, registered by a fiscal operator."""
+
+    __tablename__ = "issuers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    province: Mapped[str] = mapped_column(String(2))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    alg: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    created_at = mapped_column(TZDateTime(), default=utcnow)
+
+    secrets = relationship("IssuerWebhookSecret", back_populates="issuer", order_by="IssuerWebhookSecret.created_at.desc()")
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class IssuerWebhookSecret(db.Model):
+    """A `whsec_` secret; several may be valid at once while an issuer rotates."""
+
+    __tablename__ = "issuer_webhook_secrets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at = mapped_column(TZDateTime(), default=utcnow)
+    expires_at = mapped_column(TZDateTime(), nullable=True)
+
+    issuer = relationship("Issuer", back_populates="secrets")

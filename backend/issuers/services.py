@@ -1,0 +1,91 @@
+"""Issuer registration and webhook secrets (admin side)."""
+import base64
+import re
+import secrets
+from datetime import timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+
+from backend.common.crypto import pii
+from backend.common.errors import Conflict, NotFound, ValidationFailed
+from backend.common.models import as_utc, utcnow
+from backend.extensions import db
+from backend.issuers.models import Issuer, IssuerWebhookSecret
+
+CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+SUPPORTED_ALGS = ("ES256",)
+SECRET_CONTEXT = "issuer-webhook-secret"
+
+
+def _check_public_key(pem: str, alg: str):
+    if alg not in SUPPORTED_ALGS:
+        raise ValidationFailed(f"alg must be one of {', '.join(SUPPORTED_ALGS)}", code="unsupported_alg")
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError):
+        raise ValidationFailed("public_key_pem is not a PEM public key.", code="invalid_public_key")
+    if not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
+        raise ValidationFailed("ES256 needs an ECDSA P-256 public key.", code="invalid_public_key")
+
+
+def _new_webhook_secret() -> tuple[str, bytes]:
+    raw = secrets.token_bytes(32)
+    text = "whsec_" + base64.b64encode(raw).decode()
+    return text, pii().encrypt(text, SECRET_CONTEXT)
+
+
+def register_issuer(*, name, credit_code, province, public_key_pem, alg="ES256") -> tuple[Issuer, str]:
+    """Registers an issuer; returns it and its `whsec_` secret (shown once)."""
+    if not CREDIT_CODE.match(credit_code or ""):
+        raise ValidationFailed("credit_code must be an 18-character unified social credit code.", code="invalid_credit_code")
+    if not re.fullmatch(r"\d{2}", province or ""):
+        raise ValidationFailed("province must be a two-digit region code.", code="invalid_province")
+    _check_public_key(public_key_pem, alg)
+    if db.session.scalar(select(Issuer.id).where(Issuer.credit_code == credit_code)):
+        raise Conflict("An issuer with this credit code is already registered.", code="issuer_exists")
+    issuer = Issuer(name=name, credit_code=credit_code, province=province, public_key_pem=public_key_pem, alg=alg)
+    text, encrypted = _new_webhook_secret()
+    issuer.secrets.append(IssuerWebhookSecret(secret_enc=encrypted))
+    db.session.add(issuer)
+    db.session.commit()
+    return issuer, text
+
+
+def get_issuer(issuer_id: str) -> Issuer:
+    issuer = db.session.get(Issuer, issuer_id)
+    if issuer is None:
+        raise NotFound("No such issuer.", code="issuer_not_found")
+    return issuer
+
+
+def rotate_webhook_secret(issuer_id: str, grace_hours: int = 24) -> str:
+    """Adds a new secret; the previous ones stay valid for `grace_hours`."""
+    issuer = get_issuer(issuer_id)
+    now = utcnow()
+    for old in issuer.secrets:
+        if old.expires_at is None or as_utc(old.expires_at) > now + timedelta(hours=grace_hours):
+            old.expires_at = now + timedelta(hours=grace_hours)
+    text, encrypted = _new_webhook_secret()
+    issuer.secrets.append(IssuerWebhookSecret(secret_enc=encrypted))
+    db.session.commit()
+    return text
+
+
+def set_status(issuer_id: str, status: str) -> Issuer:
+    if status not in ("active", "disabled"):
+        raise ValidationFailed("status must be active or disabled")
+    issuer = get_issuer(issuer_id)
+    issuer.status = status
+    db.session.commit()
+    return issuer
+
+
+def valid_webhook_secrets(issuer: Issuer) -> list[str]:
+    now = utcnow()
+    return [
+        pii().decrypt(s.secret_enc, SECRET_CONTEXT)
+        for s in issuer.secrets
+        if s.expires_at is None or as_utc(s.expires_at) > now
+    ]

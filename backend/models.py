@@ -1,0 +1,5 @@
+"""Imports every domain's models so the metadata is complete (Alembic, tests)."""
+from backend.citizens.models import Citizen, RefreshToken  # noqa: F401
+from backend.clients.models import ApiClient  # noqa: F401
+from backend.issuers.models import Issuer, IssuerWebhookSecret  # noqa: F401
+from backend.receipts.models import InboundWebhook, Receipt, TimelineEntry  # noqa: F401

@@ -1,0 +1,82 @@
+"""Fixtures: one app per session on the database named by TEST_DATABASE_URL.
+
+TEST_DATABASE_URL unset → the embedded default (a SQLite file in a temp folder).
+Set to PostgreSQL (postgresql+psycopg://…) → the schema is dropped and rebuilt with the
+Alembic migrations at session start, and every table is truncated after each test, so
+tests that commit from several threads see real transactions.
+"""
+import os
+
+import pytest
+from sqlalchemy import text
+
+from backend import create_app
+from backend.extensions import db
+from tests.support import Operator
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["PIAOJIA_ENV"] = "test"
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.sqlite3'}"
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": url,
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    app.instance_path = str(instance)
+    with app.app_context():
+        _rebuild_schema(app)
+    yield app
+
+
+def _rebuild_schema(app):
+    from flask_migrate import upgrade
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade()
+
+
+def _truncate_all():
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in reversed(tables):
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture()
+def app_ctx(app):
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        db.session.remove()
+        _truncate_all()
+        db.session.remove()
+
+
+@pytest.fixture()
+def client(app_ctx):
+    return app_ctx.test_client()
+
+
+@pytest.fixture()
+def operator(client):
+    return Operator.create(client)
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'embedded SQLite'}; redis: {os.environ.get('TEST_REDIS_URL') or 'none (jobs inline)'}"
+
+
+def postgres_only():
+    return pytest.mark.skipif(
+        not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"),
+        reason="needs PostgreSQL (TEST_DATABASE_URL)",
+    )

@@ -1,0 +1,134 @@
+"""Test actors that talk to the API only as outside systems would.
+
+`Hospital` is an issuer's billing system written from DESIGN.md alone: it signs receipts
+with its own P-256 key over the RFC 8785 canonical JSON and delivers them with the
+off-the-shelf `standardwebhooks` library.
+"""
+import base64
+import copy
+import json
+import uuid
+from datetime import datetime, timezone
+
+import rfc8785
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from standardwebhooks import Webhook
+
+SAMPLE_RECEIPT = {
+    "code": "46060125", "number": "0000012345", "check_code": "7Kq9Zx",
+    "title": "海南省医疗门诊收费票据（电子）", "kind": "outpatient",
+    "issue_date": "2025-11-20", "issued_at": "2025-11-20T10:15:00+08:00",
+    "issuer": {"name": "三亚中心医院", "credit_code": "12460200428201234X"},
+    "clerk": "王芳", "checker": "李强",
+    "payer": {"name": "张三", "id_type": "resident_id", "id_number": "460200199001011234"},
+    "total_amount": "356.80",
+    "payments": {"fund_paid": "200.00", "account_paid": "50.00", "cash_paid": "106.80",
+                 "other_paid": "0.00", "self_pay": "136.80", "self_expense": "20.00"},
+    "visit": {"visit_type": "outpatient", "visit_date": "2025-11-20", "department": "内科",
+              "medical_record_no": "MZ202511200001", "insurance_type": "职工基本医疗保险",
+              "insurance_no": "H46020000012345", "institution_type": "综合医院"},
+    "items": [
+        {"code": "C0104", "name": "西药费", "quantity": "1", "unit": "项", "rate": "156.80", "amount": "156.80", "remark": ""},
+        {"code": "C0107", "name": "检查费", "quantity": "1", "unit": "次", "rate": "120.00", "amount": "120.00", "remark": ""},
+        {"code": "C0108", "name": "化验费", "quantity": "2", "unit": "次", "rate": "40.00", "amount": "80.00", "remark": ""},
+    ],
+}
+
+ZHANG_SAN_ID = "460200199001011234"
+LI_SI_ID = "460100198505052345"
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Operator:
+    """A fiscal operator with a Bearer token, created through the CLI's service."""
+
+    def __init__(self, client, credentials):
+        self.client = client
+        self.credentials = credentials
+        resp = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", **credentials})
+        assert resp.status_code == 200, resp.json
+        self.headers = bearer(resp.json["access_token"])
+
+    @classmethod
+    def create(cls, client, name="海南省财政厅"):
+        from backend.clients.services import create_operator
+
+        return cls(client, create_operator(name))
+
+    def register_hospital(self, name="三亚中心医院", credit_code="12460200428201234X", province="46"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        resp = self.client.post("/api/v1/admin/issuers", headers=self.headers, json={
+            "name": name, "credit_code": credit_code, "province": province, "public_key_pem": pem, "alg": "ES256",
+        })
+        assert resp.status_code == 201, resp.json
+        return Hospital(self.client, resp.json["id"], resp.json["webhook_secret"], key, name, credit_code)
+
+
+def sign_es256(private_key, data: dict) -> dict:
+    """The issuer's signature: ES256 over RFC 8785 canonical JSON of data without `signature`."""
+    unsigned = {k: v for k, v in data.items() if k != "signature"}
+    der = private_key.sign(rfc8785.dumps(unsigned), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return {**unsigned, "signature": {"alg": "ES256", "value": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}}
+
+
+class Hospital:
+    def __init__(self, client, issuer_id, secret, private_key, name, credit_code):
+        self.client = client
+        self.issuer_id = issuer_id
+        self.secret = secret
+        self.private_key = private_key
+        self.name = name
+        self.credit_code = credit_code
+        self._serial = 0
+
+    @property
+    def url(self):
+        return f"/api/v1/issuers/{self.issuer_id}/webhook"
+
+    def receipt(self, payer_id=ZHANG_SAN_ID, payer_name="张三", number=None, **overrides) -> dict:
+        """An unsigned outpatient receipt from this hospital (a fresh number each call)."""
+        self._serial += 1
+        data = copy.deepcopy(SAMPLE_RECEIPT)
+        data["issuer"] = {"name": self.name, "credit_code": self.credit_code}
+        data["payer"] = {"name": payer_name, "id_type": "resident_id", "id_number": payer_id}
+        data["number"] = number or f"{uuid.uuid4().int % 10**10:010d}"
+        data.update(overrides)
+        return data
+
+    def sign(self, data: dict) -> dict:
+        return sign_es256(self.private_key, data)
+
+    def headers(self, body: str, webhook_id=None, timestamp=None, secret=None):
+        msg_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+        ts = timestamp or datetime.now(timezone.utc)
+        signature = Webhook(secret or self.secret).sign(msg_id, ts, body)
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(ts.timestamp())),
+            "webhook-signature": signature,
+            "content-type": "application/json",
+        }
+
+    def post_raw(self, body: str, **header_kwargs):
+        return self.client.post(self.url, data=body.encode(), headers=self.headers(body, **header_kwargs))
+
+    def push(self, event_type: str, data: dict, **header_kwargs):
+        body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
+        return self.post_raw(body, **header_kwargs)
+
+    def issue(self, sign=True, **receipt_kwargs):
+        """Pushes a newly issued receipt; returns (response, the receipt as sent)."""
+        data = self.receipt(**receipt_kwargs)
+        if sign:
+            data = self.sign(data)
+        return self.push("receipt.issued", data), data
