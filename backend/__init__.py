@@ -58,6 +58,9 @@ def _register_blueprints(app):
         api.register_blueprint(blp)
     for blp in PLAIN_BLUEPRINTS:
         app.register_blueprint(blp)
+    from backend.receipts.routes import register_schemas
+
+    register_schemas(api)
 
 
 def _register_cli(app):

@@ -6,6 +6,7 @@ PLAIN_BLUEPRINTS are ordinary Flask ones (health checks, static mini-app).
 from backend.admin.routes import blp as admin_blp
 from backend.clients.routes import blp as oauth_blp
 from backend.ops.routes import blp as ops_blp
+from backend.receipts.routes import blp as receipts_blp
 
-BLUEPRINTS = [oauth_blp, admin_blp]
+BLUEPRINTS = [oauth_blp, admin_blp, receipts_blp]
 PLAIN_BLUEPRINTS = [ops_blp]

@@ -18,6 +18,8 @@ class BaseConfig:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     PII_KEY = os.environ.get("PII_KEY")
+    # PEM of the node's ES256 supervision-signature key (财政监制签章).
+    PLATFORM_SIGNING_KEY = os.environ.get("PLATFORM_SIGNING_KEY") or None
     # Older PII keys, comma-separated, still accepted for decryption (key rotation).
     PII_OLD_KEYS = [k for k in os.environ.get("PII_OLD_KEYS", "").split(",") if k]
     # Key of the lookup hash; keep it fixed across PII_KEY rotations (default: PII_KEY).
@@ -63,7 +65,7 @@ class DevelopmentConfig(BaseConfig):
 
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
-    REQUIRED = ("SECRET_KEY", "PII_KEY", "SQLALCHEMY_DATABASE_URI", "HAIYIBAN_JWKS")
+    REQUIRED = ("SECRET_KEY", "PII_KEY", "PLATFORM_SIGNING_KEY", "SQLALCHEMY_DATABASE_URI", "HAIYIBAN_JWKS")
 
 
 class TestConfig(BaseConfig):

@@ -126,9 +126,9 @@ class Hospital:
         body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
         return self.post_raw(body, **header_kwargs)
 
-    def issue(self, sign=True, **receipt_kwargs):
+    def issue(self, sign=True, webhook_id=None, timestamp=None, secret=None, **receipt_kwargs):
         """Pushes a newly issued receipt; returns (response, the receipt as sent)."""
         data = self.receipt(**receipt_kwargs)
         if sign:
             data = self.sign(data)
-        return self.push("receipt.issued", data), data
+        return self.push("receipt.issued", data, webhook_id=webhook_id, timestamp=timestamp, secret=secret), data

@@ -19,7 +19,8 @@ class Issuers(MethodView):
     def post(self, data):
         """Register an issuer; the answer carries its webhook secret, shown only once."""
         issuer, secret = issuers.register_issuer(**data)
-        return {**IssuerSchema().dump(issuer), "webhook_secret": secret}
+        issuer.webhook_secret = secret  # transient, dumped once
+        return issuer
 
 
 @blp.route("/issuers/<issuer_id>")

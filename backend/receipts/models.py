@@ -53,7 +53,7 @@ class Receipt(db.Model):
     created_at = mapped_column(TZDateTime(), default=utcnow)
     updated_at = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
-    issuer = relationship("Issuer", lazy="joined")
+    issuer = relationship("Issuer")
 
     @property
     def key(self) -> str:

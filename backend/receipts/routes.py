@@ -1,0 +1,56 @@
+"""Issuer webhook endpoint and the platform's public signing keys."""
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.common.errors import PayloadTooLarge
+from backend.receipts import webhooks
+from backend.receipts.schemas import ReceiptWireSchema, WebhookAcceptedSchema
+from backend.receipts.signing import platform_signer
+
+blp = Blueprint("issuer_webhooks", __name__, url_prefix="/api/v1", description="Issuers (hospital systems) push receipts by signed webhook")
+
+WEBHOOK_HEADERS = [
+    {"in": "header", "name": name, "required": True, "schema": {"type": "string"}, "description": desc}
+    for name, desc in (
+        ("webhook-id", "unique message id; a retry reuses it"),
+        ("webhook-timestamp", "Unix seconds; ±5 minutes"),
+        ("webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; several, space-separated, during rotation"),
+    )
+]
+
+
+@blp.route("/issuers/<issuer_id>/webhook")
+class IssuerWebhook(MethodView):
+    @blp.doc(
+        parameters=WEBHOOK_HEADERS,
+        requestBody={"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["type", "data"], "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": ["receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided"]},
+                "data": {"oneOf": [{"$ref": "#/components/schemas/ReceiptWire"}, {"type": "object"}]},
+            },
+        }}}},
+    )
+    @blp.response(202, WebhookAcceptedSchema)
+    @blp.alt_response(401, description="Signature headers missing, stale or wrong")
+    @blp.alt_response(409, description="Replayed webhook-id with another body, conflicting content, or receipt locked")
+    @blp.alt_response(422, description="The receipt fails validation")
+    def post(self, issuer_id):
+        """Receive one issuer event (Standard Webhooks signed)."""
+        limit = request.max_content_length
+        if request.content_length is not None and limit is not None and request.content_length > limit:
+            raise PayloadTooLarge("The delivery is too large.")
+        result = webhooks.handle_delivery(issuer_id, request.headers, request.get_data(cache=False))
+        return result.body, result.status
+
+
+@blp.route("/platform/jwks.json")
+class PlatformKeys(MethodView):
+    def get(self):
+        """The node's supervision-signature public keys (JWKS), to verify `supervision_signature`."""
+        return jsonify({"keys": [platform_signer().public_jwk]})
+
+
+def register_schemas(api):
+    api.spec.components.schema("ReceiptWire", schema=ReceiptWireSchema)

@@ -1,0 +1,145 @@
+"""Marshmallow schemas of the receipt wire form (DESIGN §2) and the issuer webhook.
+
+Loading is strict: unknown fields are refused at every level, money stays a string with
+exactly two decimals (business rules in `rules.py` add it up), dates are ISO 8601.
+"""
+from marshmallow import RAISE, Schema, fields, validate
+
+AMOUNT = validate.Regexp(r"^\d{1,13}\.\d{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
+QUANTITY = validate.Regexp(r"^\d{1,9}(\.\d{1,4})?$", error="must be a decimal string with at most 4 places")
+RATE = validate.Regexp(r"^\d{1,13}(\.\d{1,4})?$", error="must be a decimal string with at most 4 places")
+CODE = validate.Regexp(r"^\d{8}$", error="票据代码 must be 8 digits")
+NUMBER = validate.Regexp(r"^\d{10}$", error="票据号码 must be 10 digits")
+CHECK_CODE = validate.Regexp(r"^[A-Za-z0-9]{6}$", error="校验码 must be 6 letters or digits")
+CREDIT_CODE = validate.Regexp(
+    r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$", error="must be an 18-character unified social credit code"
+)
+ID_TYPES = ("resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreigner_permanent_residence", "military_id", "organization", "other")
+
+
+def Text(max_len=200, required=False, **kw):
+    return fields.String(required=required, validate=validate.Length(min=0 if not required else 1, max=max_len), **kw)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class IssuerRefSchema(StrictSchema):
+    name = Text(200, required=True)
+    credit_code = fields.String(required=True, validate=CREDIT_CODE)
+
+
+class PayerSchema(StrictSchema):
+    name = Text(100, required=True)
+    id_type = fields.String(required=True, validate=validate.OneOf(ID_TYPES))
+    id_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z()\-]{5,32}$", error="must be 5 to 32 letters or digits"))
+
+
+class PaymentsSchema(StrictSchema):
+    fund_paid = fields.String(required=True, validate=AMOUNT)
+    account_paid = fields.String(required=True, validate=AMOUNT)
+    cash_paid = fields.String(required=True, validate=AMOUNT)
+    other_paid = fields.String(required=True, validate=AMOUNT)
+    self_pay = fields.String(validate=AMOUNT)
+    self_expense = fields.String(validate=AMOUNT)
+
+
+class VisitSchema(StrictSchema):
+    visit_type = fields.String(required=True, validate=validate.OneOf(("outpatient", "emergency", "inpatient", "physical_exam", "other")))
+    visit_date = fields.Date()
+    admission_date = fields.Date()
+    discharge_date = fields.Date()
+    department = Text(100)
+    medical_record_no = Text(64)
+    inpatient_no = Text(64)
+    insurance_type = Text(64)
+    insurance_no = Text(64)
+    institution_type = Text(64)
+    hospitalization_days = fields.Integer(validate=validate.Range(min=0, max=36500), strict=True)
+    gender = Text(8)
+    age = fields.Integer(validate=validate.Range(min=0, max=150), strict=True)
+
+
+class ItemSchema(StrictSchema):
+    code = Text(32)
+    name = Text(100, required=True)
+    quantity = fields.String(required=True, validate=QUANTITY)
+    unit = Text(16)
+    rate = fields.String(required=True, validate=RATE)
+    amount = fields.String(required=True, validate=AMOUNT)
+    remark = Text(200)
+
+
+class DetailItemSchema(ItemSchema):
+    category = Text(100)
+    specification = Text(100)
+
+
+class SignatureSchema(StrictSchema):
+    alg = fields.String(required=True, validate=validate.OneOf(("ES256",)))
+    value = fields.String(required=True, validate=validate.Length(min=16, max=512))
+
+
+class ReceiptWireSchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    number = fields.String(required=True, validate=NUMBER)
+    check_code = fields.String(required=True, validate=CHECK_CODE)
+    title = Text(100, required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("outpatient", "inpatient")))
+    issue_date = fields.Date(required=True)
+    issued_at = fields.AwareDateTime(required=True)
+    issuer = fields.Nested(IssuerRefSchema, required=True)
+    clerk = Text(50)
+    checker = Text(50)
+    payer = fields.Nested(PayerSchema, required=True)
+    total_amount = fields.String(required=True, validate=AMOUNT)
+    payments = fields.Nested(PaymentsSchema, required=True)
+    visit = fields.Nested(VisitSchema, required=True)
+    items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1, max=200))
+    detail_items = fields.List(fields.Nested(DetailItemSchema), validate=validate.Length(max=2000))
+    remark = Text(500)
+    signature = fields.Nested(SignatureSchema, required=True)
+
+
+class ReceiptRefSchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    number = fields.String(required=True, validate=NUMBER)
+
+
+class RedReceiptRefSchema(ReceiptRefSchema):
+    check_code = fields.String(required=True, validate=CHECK_CODE)
+
+
+class RedReversalSchema(ReceiptRefSchema):
+    reason = Text(500, required=True)
+    red_receipt = fields.Nested(RedReceiptRefSchema, required=True)
+
+
+class PaperExchangeSchema(ReceiptRefSchema):
+    paper_receipt = fields.Nested(ReceiptRefSchema, required=True)
+    reason = Text(500)
+
+
+class VoidSchema(ReceiptRefSchema):
+    reason = Text(500, required=True)
+
+
+EVENT_SCHEMAS = {
+    "receipt.issued": ReceiptWireSchema,
+    "receipt.red_reversed": RedReversalSchema,
+    "receipt.paper_exchanged": PaperExchangeSchema,
+    "receipt.voided": VoidSchema,
+}
+
+
+class WebhookEnvelopeSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(tuple(EVENT_SCHEMAS)))
+    data = fields.Dict(required=True)
+
+
+class WebhookAcceptedSchema(Schema):
+    key = fields.String(required=True, metadata={"example": "46060125-0000012345"})
+    type = fields.String(required=True)
+    result = fields.String(required=True, metadata={"description": "`applied`, or `unchanged` when the same content was already accepted"})

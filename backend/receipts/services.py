@@ -1,0 +1,169 @@
+"""Receipt lifecycle as pushed by issuers: issue, red reversal, paper exchange, void.
+
+Each function works inside the caller's transaction (the webhook delivery is one
+transaction together with its replay record) and raises domain errors; nothing here
+commits.
+"""
+import copy
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import select
+
+from backend.common.actors import Actor
+from backend.common.crypto import pii
+from backend.common.errors import Conflict, NotFound, ValidationFailed
+from backend.common.models import utcnow
+from backend.common.money import parse_fen
+from backend.extensions import db
+from backend.issuers.models import Issuer
+from backend.receipts import rules, signing
+from backend.receipts.events import record_change
+from backend.receipts.models import Receipt
+from backend.receipts.presenters import PAYER_CONTEXT, is_locked
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+class InvalidReceiptSignature(ValidationFailed):
+    code = "invalid_receipt_signature"
+    title = "票据签章验证失败"
+
+
+class ReceiptRulesViolated(ValidationFailed):
+    code = "receipt_rules_violated"
+    title = "票据要素校验未通过"
+
+
+class ReceiptConflict(Conflict):
+    code = "receipt_conflict"
+    title = "票据已存在且内容不同"
+
+
+class ReceiptLocked(Conflict):
+    code = "receipt_locked"
+    title = "票据已被报销单位锁定，暂不能变更"
+
+
+class ReceiptReimbursed(Conflict):
+    code = "receipt_reimbursed"
+    title = "票据已有报销记录，不能变更"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_lifecycle_transition"
+    title = "票据当前状态不允许此操作"
+
+
+def _issuer_actor(issuer: Issuer) -> Actor:
+    return Actor("issuer", issuer.id, issuer.name)
+
+
+def find_receipt(code: str, number: str, *, for_update=False) -> Receipt | None:
+    query = select(Receipt).where(Receipt.code == code, Receipt.number == number)
+    if for_update:
+        query = query.with_for_update(of=Receipt)
+    return db.session.scalar(query)
+
+
+def issue_receipt(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str]:
+    """Accepts a newly issued receipt. `raw` is the JSON as sent, `loaded` its schema-loaded form.
+
+    Returns (receipt, "applied" | "unchanged").
+    """
+    if issuer.province != current_app.config["NODE_PROVINCE"]:
+        raise ValidationFailed("This issuer belongs to another province's node.", code="wrong_province")
+    ctx = rules.ReceiptContext(
+        node_province=current_app.config["NODE_PROVINCE"],
+        issuer_credit_code=issuer.credit_code,
+        today=datetime.now(CHINA_TZ).date(),
+    )
+    violations = rules.check_receipt(loaded, ctx)
+    if violations:
+        raise ReceiptRulesViolated(
+            f"{len(violations)} rule(s) violated: " + "; ".join(v.message for v in violations[:5]),
+            errors=[v.as_dict() for v in violations],
+        )
+    if not signing.verify_issuer_signature(issuer.public_key_pem, issuer.alg, raw, raw["signature"]):
+        raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
+
+    digest = signing.content_hash(raw)
+    existing = find_receipt(raw["code"], raw["number"])
+    if existing is not None:
+        return _same_or_conflict(existing, issuer, digest), "unchanged"
+
+    payer = raw["payer"]
+    elements = {k: copy.deepcopy(v) for k, v in raw.items() if k not in signing.SIGNATURE_FIELDS}
+    elements["payer"] = {k: v for k, v in payer.items() if k != "id_number"}
+    receipt = Receipt(
+        code=raw["code"], number=raw["number"], province=raw["code"][:2], issuer_id=issuer.id,
+        check_code=raw["check_code"], kind=raw["kind"], issue_date=loaded["issue_date"],
+        issued_at=loaded["issued_at"], total_fen=parse_fen(raw["total_amount"]),
+        payer_id_type=payer["id_type"],
+        payer_hash=pii().lookup_hash(payer["id_type"], payer["id_number"]),
+        payer_id_enc=pii().encrypt(payer["id_number"], PAYER_CONTEXT),
+        elements=elements, content_hash=digest, issuer_signature=raw["signature"],
+        platform_signature=signing.platform_signer().sign(raw), lifecycle="issued", reimbursed_fen=0,
+    )
+    db.session.add(receipt)
+    db.session.flush()
+    record_change(receipt, "receipt.issued", _issuer_actor(issuer), data={"total_amount": raw["total_amount"]})
+    return receipt, "applied"
+
+
+def _same_or_conflict(existing: Receipt, issuer: Issuer, digest: str) -> Receipt:
+    if existing.issuer_id != issuer.id or existing.content_hash != digest:
+        raise ReceiptConflict(f"Receipt {existing.key} was already accepted with different content.")
+    return existing
+
+
+def _owned_for_change(issuer: Issuer, data: dict) -> Receipt:
+    receipt = find_receipt(data["code"], data["number"], for_update=True)
+    if receipt is None or receipt.issuer_id != issuer.id:
+        raise NotFound(f"No receipt {data['code']}-{data['number']} from this issuer.", code="receipt_not_found", title="未找到该票据")
+    return receipt
+
+
+def _change_lifecycle(issuer: Issuer, data: dict, target: str, detail: dict, event: str, reason=None) -> tuple[Receipt, str]:
+    receipt = _owned_for_change(issuer, data)
+    if receipt.lifecycle == target and receipt.lifecycle_detail == detail:
+        return receipt, "unchanged"
+    if receipt.lifecycle != "issued":
+        raise InvalidTransition(f"Receipt {receipt.key} is {receipt.lifecycle}; it cannot become {target}.")
+    if is_locked(receipt):
+        raise ReceiptLocked(f"Receipt {receipt.key} is locked by a reimbursing unit until the lock ends; nothing was changed.")
+    if receipt.reimbursed_fen > 0:
+        raise ReceiptReimbursed(f"Receipt {receipt.key} has been (partly) reimbursed; it cannot become {target}.")
+    receipt.lifecycle = target
+    receipt.lifecycle_detail = detail
+    receipt.updated_at = utcnow()
+    record_change(receipt, event, _issuer_actor(issuer), reason=reason, data=detail)
+    return receipt, "applied"
+
+
+def red_reverse(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str]:
+    red = raw["red_receipt"]
+    if red["code"][:2] != raw["code"][:2]:
+        raise ValidationFailed("The red receipt must come from the same province.", code="wrong_province")
+    detail = {"red_receipt": red, "reason": raw["reason"]}
+    return _change_lifecycle(issuer, raw, "red_reversed", detail, "receipt.red_reversed", raw["reason"])
+
+
+def exchange_for_paper(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str]:
+    detail = {"paper_receipt": raw["paper_receipt"]}
+    if raw.get("reason"):
+        detail["reason"] = raw["reason"]
+    return _change_lifecycle(issuer, raw, "paper_exchanged", detail, "receipt.paper_exchanged", raw.get("reason"))
+
+
+def void(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str]:
+    detail = {"reason": raw["reason"]}
+    return _change_lifecycle(issuer, raw, "voided", detail, "receipt.voided", raw["reason"])
+
+
+HANDLERS = {
+    "receipt.issued": issue_receipt,
+    "receipt.red_reversed": red_reverse,
+    "receipt.paper_exchanged": exchange_for_paper,
+    "receipt.voided": void,
+}

@@ -1,0 +1,140 @@
+"""Issuer webhook deliveries (DESIGN §5, §5a): authenticate, deduplicate, apply — one
+transaction per delivery, so a refused delivery writes nothing and an accepted one is
+recorded together with its replay record."""
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from backend.common.crypto import sha256_hex
+from backend.common.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from backend.extensions import db
+from backend.issuers.models import Issuer
+from backend.issuers.services import valid_webhook_secrets
+from backend.receipts import services
+from backend.receipts.models import InboundWebhook
+from backend.receipts.schemas import EVENT_SCHEMAS, WebhookEnvelopeSchema
+
+log = logging.getLogger(__name__)
+
+
+class WebhookIdReused(DomainError):
+    status = 409
+    code = "webhook_id_reused"
+    title = "重复的消息标识"
+
+
+class MalformedJson(DomainError):
+    status = 400
+    code = "malformed_json"
+    title = "请求内容不是有效的 JSON"
+
+
+@dataclass
+class DeliveryResult:
+    status: int
+    body: dict
+    replayed: bool = False
+
+
+def _header(headers, name) -> str | None:
+    return headers.get(name) or headers.get(name.title())
+
+
+def authenticate(issuer: Issuer, headers, body: bytes):
+    """Standard Webhooks: several `v1,` signatures accepted; each valid secret tried."""
+    msg_id = _header(headers, "webhook-id")
+    timestamp = _header(headers, "webhook-timestamp")
+    signature = _header(headers, "webhook-signature")
+    if not (msg_id and timestamp and signature):
+        raise Unauthorized("webhook-id, webhook-timestamp and webhook-signature headers are required.", code="missing_signature_headers")
+    if len(msg_id) > 128:
+        raise Unauthorized("webhook-id is longer than 128 characters.", code="invalid_webhook_id")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise Unauthorized("webhook-timestamp must be integer Unix seconds.", code="invalid_timestamp")
+    tolerance = current_app.config["WEBHOOK_TOLERANCE_SECONDS"]
+    if abs(time.time() - sent_at) > tolerance:
+        raise Unauthorized(f"webhook-timestamp is more than {tolerance} seconds away from now.", code="stale_timestamp")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJson("The body is not UTF-8.")
+    plain = {"webhook-id": msg_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+    for secret in valid_webhook_secrets(issuer):
+        try:
+            Webhook(secret).verify(text, plain, json_parse=False)
+            return msg_id
+        except (WebhookVerificationError, ValueError, TypeError):
+            continue
+    raise Unauthorized("No webhook-signature matches this issuer's secret.", code="invalid_signature")
+
+
+def _parse(body: bytes) -> tuple[str, dict, dict]:
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJson("The body is not valid JSON.")
+    if not isinstance(envelope, dict):
+        raise ValidationFailed("The body must be a JSON object {type, data}.")
+    try:
+        WebhookEnvelopeSchema().load(envelope)
+        event_type, raw = envelope["type"], envelope["data"]
+        loaded = EVENT_SCHEMAS[event_type]().load(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("The delivery does not match the receipt schema.", errors=exc.messages)
+    return event_type, raw, loaded
+
+
+def _replay(issuer_id: str, msg_id: str, body_hash: str) -> DeliveryResult | None:
+    seen = db.session.scalar(
+        select(InboundWebhook).where(InboundWebhook.issuer_id == issuer_id, InboundWebhook.webhook_id == msg_id)
+    )
+    if seen is None:
+        return None
+    if seen.body_hash != body_hash:
+        raise WebhookIdReused(f"webhook-id {msg_id} was already used for another body.")
+    return DeliveryResult(seen.status_code, seen.response, replayed=True)
+
+
+def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
+    try:
+        return _handle(issuer_id, headers, body)
+    except IntegrityError:
+        # A concurrent delivery of the same webhook-id or the same receipt committed
+        # first; run again, now seeing its result (replay, no-op or conflict).
+        db.session.rollback()
+        return _handle(issuer_id, headers, body)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
+    if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
+        raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
+    issuer = db.session.get(Issuer, issuer_id)
+    if issuer is None:
+        raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
+    msg_id = authenticate(issuer, headers, body)
+    if not issuer.active:
+        raise Forbidden("This issuer is disabled.", code="issuer_disabled", title="开票单位已停用")
+    body_hash = sha256_hex(body)
+    replay = _replay(issuer.id, msg_id, body_hash)
+    if replay is not None:
+        return replay
+    event_type, raw, loaded = _parse(body)
+    receipt, result = services.HANDLERS[event_type](issuer, raw, loaded)
+    answer = {"key": receipt.key, "type": event_type, "result": result}
+    db.session.add(InboundWebhook(issuer_id=issuer.id, webhook_id=msg_id, body_hash=body_hash, status_code=202, response=answer))
+    db.session.commit()
+    log.info("issuer delivery applied", extra={"issuer_id": issuer.id, "event_type": event_type, "result": result, "receipt_key": receipt.key})
+    return DeliveryResult(202, answer)
