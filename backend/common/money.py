@@ -2,7 +2,7 @@
 import re
 from decimal import Decimal
 
-AMOUNT_PATTERN = re.compile(r"^-?\d{1,13}\.\d{2}$")
+AMOUNT_PATTERN = re.compile(r"^-?[0-9]{1,13}\.[0-9]{2}$")
 MAX_FEN = 10**15  # ten trillion yuan: anything above is absurd
 
 
@@ -12,7 +12,7 @@ class InvalidAmount(ValueError):
 
 def parse_fen(text) -> int:
     """`"356.80"` → 35680. Refuses floats, other scales, exponents and absurd values."""
-    if not isinstance(text, str) or not AMOUNT_PATTERN.match(text):
+    if not isinstance(text, str) or not AMOUNT_PATTERN.fullmatch(text):
         raise InvalidAmount("amounts are decimal strings with exactly 2 places, e.g. \"356.80\"")
     fen = int(Decimal(text) * 100)
     if abs(fen) >= MAX_FEN:

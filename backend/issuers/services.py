@@ -14,7 +14,7 @@ from backend.common.models import as_utc, utcnow
 from backend.extensions import db
 from backend.issuers.models import Issuer, IssuerWebhookSecret
 
-CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 SUPPORTED_ALGS = ("ES256",)
 SECRET_CONTEXT = "issuer-webhook-secret"
 
@@ -38,9 +38,9 @@ def _new_webhook_secret() -> tuple[str, bytes]:
 
 def register_issuer(*, name, credit_code, province, public_key_pem, alg="ES256") -> tuple[Issuer, str]:
     """Registers an issuer; returns it and its `whsec_` secret (shown once)."""
-    if not CREDIT_CODE.match(credit_code or ""):
+    if not CREDIT_CODE.fullmatch(credit_code or ""):
         raise ValidationFailed("credit_code must be an 18-character unified social credit code.", code="invalid_credit_code")
-    if not re.fullmatch(r"\d{2}", province or ""):
+    if not re.fullmatch(r"[0-9]{2}", province or ""):
         raise ValidationFailed("province must be a two-digit region code.", code="invalid_province")
     _check_public_key(public_key_pem, alg)
     if db.session.scalar(select(Issuer.id).where(Issuer.credit_code == credit_code)):

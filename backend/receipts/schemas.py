@@ -5,14 +5,16 @@ exactly two decimals (business rules in `rules.py` add it up), dates are ISO 860
 """
 from marshmallow import RAISE, Schema, fields, validate
 
-AMOUNT = validate.Regexp(r"^\d{1,13}\.\d{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
-QUANTITY = validate.Regexp(r"^\d{1,9}(\.\d{1,4})?$", error="must be a decimal string with at most 4 places")
-RATE = validate.Regexp(r"^\d{1,13}(\.\d{1,4})?$", error="must be a decimal string with at most 4 places")
-CODE = validate.Regexp(r"^\d{8}$", error="票据代码 must be 8 digits")
-NUMBER = validate.Regexp(r"^\d{10}$", error="票据号码 must be 10 digits")
-CHECK_CODE = validate.Regexp(r"^[A-Za-z0-9]{6}$", error="校验码 must be 6 letters or digits")
-CREDIT_CODE = validate.Regexp(
-    r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$", error="must be an 18-character unified social credit code"
+from backend.common.validators import FullMatch
+
+AMOUNT = FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
+QUANTITY = FullMatch(r"^[0-9]{1,9}(\.[0-9]{1,4})?$", error="must be a decimal string with at most 4 places")
+RATE = FullMatch(r"^[0-9]{1,13}(\.[0-9]{1,4})?$", error="must be a decimal string with at most 4 places")
+CODE = FullMatch(r"^[0-9]{8}$", error="票据代码 must be 8 digits")
+NUMBER = FullMatch(r"^[0-9]{10}$", error="票据号码 must be 10 digits")
+CHECK_CODE = FullMatch(r"^[A-Za-z0-9]{6}$", error="校验码 must be 6 letters or digits")
+CREDIT_CODE = FullMatch(
+    r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$", error="must be an 18-character unified social credit code"
 )
 ID_TYPES = ("resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreigner_permanent_residence", "military_id", "organization", "other")
 
@@ -34,7 +36,7 @@ class IssuerRefSchema(StrictSchema):
 class PayerSchema(StrictSchema):
     name = Text(100, required=True)
     id_type = fields.String(required=True, validate=validate.OneOf(ID_TYPES))
-    id_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z()\-]{5,32}$", error="must be 5 to 32 letters or digits"))
+    id_number = fields.String(required=True, validate=FullMatch(r"^[0-9A-Za-z()\-]{5,32}$", error="must be 5 to 32 letters or digits"))
 
 
 class PaymentsSchema(StrictSchema):
