@@ -1,0 +1,110 @@
+"""Demo data for the embedded default, pushed through the real HTTP paths.
+
+An operator registers the demo hospitals through the admin API; each hospital signs its
+receipts with its own key and delivers them through the signed issuer webhook, exactly as
+a hospital's billing system would. Nothing is written to tables directly. Credentials
+and the hospitals' keys are kept in the instance folder so seeding again is a no-op.
+"""
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from standardwebhooks import Webhook
+
+from backend.common.instance_secrets import new_ec_private_pem
+from backend.demo.receipts import DEMO_HOSPITALS, demo_plan
+from backend.receipts.signing import sign_es256
+
+STATE_FILE = "demo_state.json"
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def _expect(resp, *statuses):
+    if resp.status_code not in statuses:
+        raise SeedError(f"{resp.request.method} {resp.request.path} answered {resp.status_code}: {resp.get_data(as_text=True)}")
+    return resp.get_json()
+
+
+def _load_state(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_state(path: Path, state: dict):
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(state, fh, ensure_ascii=False, indent=2)
+    tmp.replace(path)
+
+
+def _operator(client, state) -> dict:
+    from backend.clients.services import create_operator
+
+    if "operator" not in state:
+        state["operator"] = create_operator("海南省财政厅（演示）")
+    token = _expect(client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", **state["operator"]}), 200)
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def _hospital(client, headers, state, spec) -> dict:
+    hospitals = state.setdefault("hospitals", {})
+    known = hospitals.get(spec["credit_code"])
+    if known:
+        return known
+    pem = new_ec_private_pem()
+    public = serialization.load_pem_private_key(pem.encode(), None).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    created = _expect(client.post("/api/v1/admin/issuers", headers=headers, json={
+        "name": spec["name"], "credit_code": spec["credit_code"], "province": "46", "public_key_pem": public, "alg": "ES256"}), 201)
+    hospitals[spec["credit_code"]] = {"issuer_id": created["id"], "webhook_secret": created["webhook_secret"], "private_key_pem": pem}
+    return hospitals[spec["credit_code"]]
+
+
+def _deliver(client, hospital: dict, event_type: str, data: dict) -> dict:
+    body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
+    msg_id = f"msg_demo_{uuid.uuid5(uuid.NAMESPACE_URL, event_type + body).hex}"
+    timestamp = int(time.time())
+    from datetime import datetime, timezone
+
+    signature = Webhook(hospital["webhook_secret"]).sign(msg_id, datetime.fromtimestamp(timestamp, timezone.utc), body)
+    resp = client.post(f"/api/v1/issuers/{hospital['issuer_id']}/webhook", data=body.encode(), headers={
+        "content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature})
+    return _expect(resp, 202)
+
+
+def seed_demo(app) -> dict:
+    """Seeds the demo data; returns a summary with the demo credentials."""
+    path = Path(app.instance_path) / STATE_FILE
+    state = _load_state(path)
+    client = app.test_client()
+    headers = _operator(client, state)
+    _save_state(path, state)
+    by_code = {spec["credit_code"]: _hospital(client, headers, state, spec) for spec in DEMO_HOSPITALS}
+    _save_state(path, state)
+
+    applied = 0
+    plan = demo_plan()
+    for spec, receipt in plan:
+        hospital = by_code[spec["credit_code"]]
+        key = serialization.load_pem_private_key(hospital["private_key_pem"].encode(), None)
+        from backend.receipts.signing import canonical_bytes
+
+        signed = {**receipt, "signature": {"alg": "ES256", "value": sign_es256(key, canonical_bytes(receipt))}}
+        applied += _deliver(client, hospital, "receipt.issued", signed)["result"] == "applied"
+    # One red reversal, so the wallet shows more than one status.
+    spec, reversed_receipt = plan[2]
+    _deliver(client, by_code[spec["credit_code"]], "receipt.red_reversed", {
+        "code": reversed_receipt["code"], "number": reversed_receipt["number"], "reason": "收费项目录入错误，已重新开具",
+        "red_receipt": {"code": reversed_receipt["code"], "number": "09" + reversed_receipt["number"][2:], "check_code": "RED001"}})
+    return {
+        "operator": state["operator"],
+        "hospitals": {spec["name"]: by_code[spec["credit_code"]]["issuer_id"] for spec in DEMO_HOSPITALS},
+        "receipts": len(plan),
+        "newly_applied": applied,
+    }
