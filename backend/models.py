@@ -3,3 +3,6 @@ from backend.citizens.models import Citizen, RefreshToken  # noqa: F401
 from backend.clients.models import ApiClient  # noqa: F401
 from backend.issuers.models import Issuer, IssuerWebhookSecret  # noqa: F401
 from backend.receipts.models import InboundWebhook, Receipt, TimelineEntry  # noqa: F401
+from backend.units.models import Unit  # noqa: F401
+from backend.authorizations.models import Authorization, AuthorizationRequest, AuthorizedReceipt  # noqa: F401
+from backend.reimbursements.models import IdempotencyRecord, LedgerEntry, Lock, ReceiptAccess  # noqa: F401

@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.models import BigIntPK, JSONType, TZDateTime, utcnow
@@ -23,6 +23,8 @@ class Receipt(db.Model):
         # The wallet: one citizen's receipts, newest first, keyset-paginated.
         Index("ix_receipts_wallet", "payer_hash", "issue_date", "id"),
         Index("ix_receipts_issuer_date", "issuer_id", "issue_date"),
+        # Invariant 6 (never reimbursed beyond the total), enforced by the database too.
+        CheckConstraint("reimbursed_fen >= 0 AND reimbursed_fen <= total_fen", name="reimbursed_within_total"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -45,7 +47,8 @@ class Receipt(db.Model):
     lifecycle: Mapped[str] = mapped_column(String(20), default="issued")
     lifecycle_detail = mapped_column(JSONType, nullable=True)
     # Lock (报销锁定): a lease held by one unit, fenced by its token (issue: units).
-    lock_unit_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lock_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lock_unit_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     lock_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     locked_at = mapped_column(TZDateTime(), nullable=True)
     lock_expires_at = mapped_column(TZDateTime(), nullable=True)
