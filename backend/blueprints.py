@@ -7,6 +7,7 @@ from backend.admin.routes import blp as admin_blp
 from backend.clients.routes import blp as oauth_blp
 from backend.ops.routes import blp as ops_blp
 from backend.receipts.routes import blp as receipts_blp
+from backend.units.routes import blp as unit_blp
 
-BLUEPRINTS = [oauth_blp, admin_blp, receipts_blp]
+BLUEPRINTS = [oauth_blp, admin_blp, receipts_blp, unit_blp]
 PLAIN_BLUEPRINTS = [ops_blp]

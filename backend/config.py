@@ -41,6 +41,14 @@ class BaseConfig:
     ACCESS_TOKEN_TTL_SECONDS = 900
     CLIENT_TOKEN_TTL_SECONDS = 3600
     REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+    LOCK_TTL_SECONDS = int(os.environ.get("LOCK_TTL_SECONDS", 7 * 24 * 3600))
+    AUTHORIZATION_TTL_DAYS = int(os.environ.get("AUTHORIZATION_TTL_DAYS", 30))
+    QR_TTL_SECONDS = 300
+    # After a scan, the citizen has this long to approve or decline.
+    QR_DECISION_SECONDS = 600
+    SCAN_RATE_LIMIT = os.environ.get("SCAN_RATE_LIMIT", "20 per minute")
+    # Base of the QR text (…/q/{token}); default: the URL the request came in on.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

@@ -1,10 +1,22 @@
 """Fiscal operators' API: issuers (and, with the units issue, units)."""
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.admin.schemas import IssuerCreatedSchema, IssuerCreateSchema, IssuerSchema, WebhookSecretSchema
+from backend.admin.schemas import (
+    CredentialsSchema,
+    IssuerCreatedSchema,
+    IssuerCreateSchema,
+    IssuerSchema,
+    UnitCreatedSchema,
+    UnitCreateSchema,
+    UnitSchema,
+    UnitStatusChangeSchema,
+    WebhookSecretSchema,
+)
 from backend.common.auth import client_required
 from backend.issuers import services as issuers
+from backend.units import services as units
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Fiscal operators (财政部门)")
 
@@ -62,3 +74,59 @@ class EnableIssuer(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def post(self, issuer_id):
         return issuers.set_status(issuer_id, "active")
+
+
+@blp.route("/units")
+class Units(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.arguments(UnitCreateSchema)
+    @blp.response(201, UnitCreatedSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data):
+        """Open a unit account (开通); the answer carries its client credentials, shown once."""
+        unit, client, secret = units.open_unit(**data)
+        unit.client_id, unit.client_secret = client.client_id, secret
+        return unit
+
+
+@blp.route("/units/<unit_id>")
+class UnitDetail(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(200, UnitSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, unit_id):
+        return units.get_unit(unit_id)
+
+
+def _status_route(action, doc):
+    @client_required("operator")
+    @blp.arguments(UnitStatusChangeSchema, required=False)
+    @blp.response(200, UnitSchema)
+    @blp.doc(security=[{"bearer": []}], summary=doc)
+    def view(data, unit_id):
+        reason = (data or {}).get("reason")
+        if action == "cancel":
+            return units.cancel(unit_id, g.client, reason)
+        return getattr(units, action)(unit_id, reason)
+
+    view.__name__ = f"unit_{action}"
+    blp.route(f"/units/<unit_id>/{action}", methods=["POST"])(view)
+
+
+_status_route("freeze", "Freeze (冻结): the unit starts nothing new")
+_status_route("unfreeze", "Unfreeze (解冻)")
+_status_route("cancel", "Cancel (注销): locks released, authorizations revoked")
+
+
+@blp.route("/units/<unit_id>/credentials/rotate")
+class RotateUnitCredentials(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(201, CredentialsSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, unit_id):
+        """New client secret for the unit (the old one stops working at once)."""
+        client, secret = units.rotate_credentials(unit_id)
+        return {"client_id": client.client_id, "client_secret": secret}

@@ -25,3 +25,39 @@ class IssuerCreatedSchema(IssuerSchema):
 
 class WebhookSecretSchema(Schema):
     webhook_secret = fields.String()
+
+
+UNIT_KINDS_DOC = "social_insurance (医保经办机构) | commercial_insurer (商业保险公司) | employer (用人单位) | other"
+
+
+class UnitCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    credit_code = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": UNIT_KINDS_DOC})
+    province = fields.String(required=True)
+
+
+class UnitSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    credit_code = fields.String()
+    kind = fields.String()
+    province = fields.String()
+    status = fields.String(metadata={"description": "active | frozen | cancelled"})
+    status_reason = fields.String(allow_none=True)
+    status_changed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class UnitCreatedSchema(UnitSchema):
+    client_id = fields.String()
+    client_secret = fields.String(metadata={"description": "shown only once"})
+
+
+class UnitStatusChangeSchema(Schema):
+    reason = fields.String(validate=validate.Length(max=500))
+
+
+class CredentialsSchema(Schema):
+    client_id = fields.String()
+    client_secret = fields.String()

@@ -1,0 +1,346 @@
+"""Lock, unlock, renew and reimbursement feedback (DESIGN §2 invariants 2–6).
+
+Every state change of a receipt is a compare-and-set UPDATE whose WHERE clause restates
+the invariant (not locked / holds this lock / stays within the total), on top of the
+row lock taken with SELECT … FOR UPDATE on PostgreSQL. So the rules hold even where row
+locks don't exist (SQLite), and the database's CHECK constraint is the last line.
+Each public function is one transaction.
+"""
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from backend.authorizations.models import Authorization
+from backend.authorizations.queries import active_grant
+from backend.common.actors import SYSTEM, Actor
+from backend.common.crypto import sha256_hex
+from backend.common.errors import Conflict, NotFound, ValidationFailed
+from backend.common.models import as_utc, utcnow
+from backend.common.money import InvalidAmount, format_fen, parse_fen
+from backend.extensions import db
+from backend.receipts.events import record_change
+from backend.receipts.models import Receipt
+from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
+from backend.units.models import Unit
+from backend.units.services import require_active, unit_actor
+
+
+class ReceiptNotFound(NotFound):
+    code = "receipt_not_found"
+    title = "未找到该票据或无权访问"
+
+
+class ReceiptLockedByOther(Conflict):
+    code = "receipt_locked"
+    title = "票据已被其他单位锁定"
+
+
+class AlreadyLocked(Conflict):
+    code = "already_locked"
+    title = "票据已由本单位锁定"
+
+
+class NotReimbursable(Conflict):
+    code = "receipt_not_reimbursable"
+    title = "票据当前状态不可报销"
+
+
+class LockTokenInvalid(Conflict):
+    code = "lock_token_invalid"
+    title = "锁定凭证无效或已失效"
+
+
+class AmountInvalid(ValidationFailed):
+    code = "invalid_amount"
+    title = "报销金额不正确"
+
+
+class AmountExceedsRemaining(Conflict):
+    code = "amount_exceeds_remaining"
+    title = "报销金额超过票据剩余可报销金额"
+
+
+def _token_hash(token: str) -> str:
+    return sha256_hex(token or "")
+
+
+def _load_for_update(key: str) -> Receipt:
+    code, _, number = (key or "").partition("-")
+    receipt = db.session.scalar(
+        select(Receipt).where(Receipt.code == code, Receipt.number == number).with_for_update(of=Receipt)
+    )
+    if receipt is None:
+        raise ReceiptNotFound(f"No receipt {key} is available to this unit.")
+    return receipt
+
+
+def log_access(receipt_ids, unit: Unit, action: str):
+    db.session.add_all(
+        ReceiptAccess(receipt_id=rid, accessor_type="unit", accessor_id=unit.id, accessor_name=unit.name, action=action)
+        for rid in receipt_ids
+    )
+
+
+def _clear_lock_values():
+    return {"lock_id": None, "lock_unit_id": None, "lock_token_hash": None, "locked_at": None, "lock_expires_at": None}
+
+
+def _end_lock(lock_id: str, reason: str, now: datetime) -> bool:
+    """Ends an open lock exactly once; False when someone else already ended it."""
+    result = db.session.execute(
+        update(Lock).where(Lock.id == lock_id, Lock.ended_at.is_(None)).values(ended_at=now, end_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def expire_if_due(receipt: Receipt, now: datetime | None = None) -> bool:
+    """Finishes a lease that has run out: unlock, timeline entry. Caller commits."""
+    now = now or utcnow()
+    if not receipt.lock_id or as_utc(receipt.lock_expires_at) > now:
+        return False
+    lock = db.session.get(Lock, receipt.lock_id)
+    cleared = db.session.execute(
+        update(Receipt).where(Receipt.id == receipt.id, Receipt.lock_id == receipt.lock_id).values(**_clear_lock_values())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if cleared and _end_lock(lock.id, "expired", now):
+        unit = db.session.get(Unit, lock.unit_id)
+        record_change(receipt, "receipt.lock_expired", SYSTEM, reason="锁定期限已到，自动解锁",
+                      data={"unit": unit.public_view, "lock_id": lock.id, "expired_at": as_utc(lock.expires_at).isoformat()})
+    db.session.refresh(receipt)
+    return bool(cleared)
+
+
+def _visible_to(unit: Unit, receipt: Receipt) -> bool:
+    if receipt.lock_unit_id == unit.id or active_grant(unit.id, receipt.id) is not None:
+        return True
+    return db.session.scalar(select(Lock.id).where(Lock.receipt_id == receipt.id, Lock.unit_id == unit.id).limit(1)) is not None
+
+
+def _possession_proven(receipt: Receipt, check_code: str | None, total_amount: str | None) -> bool:
+    if check_code is None or total_amount is None:
+        return False
+    try:
+        total_ok = parse_fen(total_amount) == receipt.total_fen
+    except InvalidAmount:
+        return False
+    code_ok = hmac.compare_digest(check_code.encode(), receipt.check_code.encode())
+    return total_ok and code_ok
+
+
+def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: str | None = None) -> dict:
+    """Locks a receipt for this unit: digital-account mode (an active authorization) or
+    interface mode (check_code + total_amount as proof of possession)."""
+    require_active(unit)
+    now = utcnow()
+    receipt = _load_for_update(key)
+    if check_code is not None or total_amount is not None:
+        mode, grant = "interface", None
+        if not _possession_proven(receipt, check_code, total_amount):
+            current_app.logger.info("lock refused: proof of possession failed", extra={"unit_id": unit.id, "receipt_key": key})
+            raise ReceiptNotFound(f"No receipt {key} matches these elements.")
+    else:
+        mode, grant = "digital_account", active_grant(unit.id, receipt.id, now)
+        if grant is None:
+            current_app.logger.info("lock refused: no authorization", extra={"unit_id": unit.id, "receipt_key": key})
+            raise ReceiptNotFound(f"No receipt {key} is authorized to this unit.")
+    expire_if_due(receipt, now)
+    if receipt.lock_id:
+        if receipt.lock_unit_id == unit.id:
+            raise AlreadyLocked(f"This unit already holds the lock on {key} until {as_utc(receipt.lock_expires_at).isoformat()}.")
+        raise ReceiptLockedByOther(f"Receipt {key} is locked by another unit.")
+    if receipt.lifecycle != "issued":
+        raise NotReimbursable(f"Receipt {key} is {receipt.lifecycle}; it cannot be reimbursed.")
+    if receipt.reimbursed_fen >= receipt.total_fen:
+        raise NotReimbursable(f"Receipt {key} has been fully reimbursed.", code="fully_reimbursed", title="票据已全额报销")
+
+    token = "lk_" + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=current_app.config["LOCK_TTL_SECONDS"])
+    lock_row = Lock(receipt_id=receipt.id, unit_id=unit.id, token_hash=_token_hash(token), mode=mode,
+                    authorization_id=grant.authorization_id if grant else None, locked_at=now, expires_at=expires_at)
+    db.session.add(lock_row)
+    db.session.flush()
+    taken = db.session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt.id, Receipt.lock_id.is_(None), Receipt.lifecycle == "issued",
+               Receipt.reimbursed_fen < Receipt.total_fen)
+        .values(lock_id=lock_row.id, lock_unit_id=unit.id, lock_token_hash=lock_row.token_hash, locked_at=now,
+                lock_expires_at=expires_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        db.session.rollback()
+        raise ReceiptLockedByOther(f"Receipt {key} was locked by another unit a moment ago.")
+    record_change(receipt, "receipt.locked", unit_actor(unit),
+                  data={"unit": unit.public_view, "mode": mode, "expires_at": expires_at.isoformat()})
+    log_access([receipt.id], unit, "lock")
+    db.session.commit()
+    return {"key": key, "lock_token": token, "mode": mode, "locked_at": now, "expires_at": expires_at}
+
+
+def _held_lock(unit: Unit, receipt: Receipt, lock_token: str, now: datetime) -> Lock:
+    """The lock this token fences, if it is the receipt's current, unexpired lock of this unit."""
+    if not isinstance(lock_token, str) or not lock_token:
+        raise ValidationFailed("lock_token is required.", code="lock_token_required")
+    digest = _token_hash(lock_token)
+    current = (
+        receipt.lock_id is not None
+        and receipt.lock_unit_id == unit.id
+        and hmac.compare_digest(receipt.lock_token_hash or "", digest)
+        and as_utc(receipt.lock_expires_at) > now
+    )
+    if current:
+        return db.session.get(Lock, receipt.lock_id)
+    if not _visible_to(unit, receipt):
+        raise ReceiptNotFound(f"No receipt {receipt.key} is available to this unit.")
+    ended = db.session.scalar(select(Lock).where(Lock.receipt_id == receipt.id, Lock.unit_id == unit.id, Lock.token_hash == digest))
+    if ended is not None and (ended.ended_at is not None or as_utc(ended.expires_at) <= now):
+        raise LockTokenInvalid(f"This lock has ended ({ended.end_reason or 'expired'}); its token no longer works.",
+                               code="lock_ended", extra={"end_reason": ended.end_reason or "expired"})
+    raise LockTokenInvalid("This lock_token is not the receipt's current lock held by this unit.")
+
+
+def unlock(unit: Unit, key: str, lock_token: str, reason: str | None = None) -> dict:
+    now = utcnow()
+    receipt = _load_for_update(key)
+    held = _held_lock(unit, receipt, lock_token, now)
+    _release(receipt, held, "unlocked", unit_actor(unit), reason or "报销单位解除锁定", now)
+    db.session.commit()
+    return {"key": key, "unlocked_at": now}
+
+
+def _release(receipt: Receipt, held: Lock, end_reason: str, actor: Actor, reason: str, now: datetime):
+    cleared = db.session.execute(
+        update(Receipt).where(Receipt.id == receipt.id, Receipt.lock_id == held.id)
+        .values(**_clear_lock_values(), updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if cleared != 1 or not _end_lock(held.id, end_reason, now):
+        db.session.rollback()
+        raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
+    unit = db.session.get(Unit, held.unit_id)
+    record_change(receipt, "receipt.unlocked", actor, reason=reason, data={"unit": unit.public_view, "lock_id": held.id, "end_reason": end_reason})
+
+
+def renew(unit: Unit, key: str, lock_token: str) -> dict:
+    require_active(unit)
+    now = utcnow()
+    receipt = _load_for_update(key)
+    held = _held_lock(unit, receipt, lock_token, now)
+    expires_at = now + timedelta(seconds=current_app.config["LOCK_TTL_SECONDS"])
+    renewed = db.session.execute(
+        update(Receipt).where(Receipt.id == receipt.id, Receipt.lock_id == held.id, Receipt.lock_expires_at > now)
+        .values(lock_expires_at=expires_at).execution_options(synchronize_session=False)
+    ).rowcount
+    if renewed != 1:
+        db.session.rollback()
+        raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
+    held.expires_at = expires_at
+    log_access([receipt.id], unit, "renew")
+    db.session.commit()
+    return {"key": key, "lock_token": lock_token, "expires_at": expires_at}
+
+
+def _parse_feedback_amount(outcome: str, amount) -> int:
+    if outcome == "rejected":
+        if amount in (None, "0.00"):
+            return 0
+        raise AmountInvalid("A rejection carries no amount (omit it or send \"0.00\").")
+    if amount is None:
+        raise AmountInvalid("A reimbursement needs its amount.")
+    try:
+        fen = parse_fen(amount)
+    except InvalidAmount as exc:
+        raise AmountInvalid(str(exc))
+    if fen <= 0:
+        raise AmountInvalid("The reimbursed amount must be greater than 0.")
+    return fen
+
+
+def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None, reimbursed_at: datetime | None = None,
+             reference: str | None = None, reason: str | None = None) -> dict:
+    """Reports the result (报销反馈) under the current lock; both outcomes unlock."""
+    if outcome not in ("reimbursed", "rejected"):
+        raise ValidationFailed("outcome must be reimbursed or rejected.", code="invalid_outcome")
+    if outcome == "rejected" and not (reason or "").strip():
+        raise ValidationFailed("A rejection needs its reason.", code="reason_required")
+    fen = _parse_feedback_amount(outcome, amount)
+    now = utcnow()
+    when = as_utc(reimbursed_at) or now
+    if when > now + timedelta(minutes=5):
+        raise ValidationFailed("reimbursed_at lies in the future.", code="invalid_reimbursed_at")
+    receipt = _load_for_update(key)
+    held = _held_lock(unit, receipt, lock_token, now)
+    remaining = receipt.total_fen - receipt.reimbursed_fen
+    if fen > remaining:
+        raise AmountExceedsRemaining(f"{format_fen(fen)} exceeds the remaining {format_fen(remaining)} of {key}.",
+                                     extra={"remaining_amount": format_fen(remaining)})
+    if fen and held.authorization_id:
+        _check_authorization_cap(held.authorization_id, fen)
+
+    applied = db.session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt.id, Receipt.lock_id == held.id, Receipt.lock_expires_at > now,
+               Receipt.reimbursed_fen + fen <= Receipt.total_fen)
+        .values(reimbursed_fen=Receipt.reimbursed_fen + fen, **_clear_lock_values(), updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if applied != 1 or not _end_lock(held.id, outcome, now):
+        db.session.rollback()
+        raise LockTokenInvalid("The lock ended a moment ago; nothing was recorded.", code="lock_ended")
+    entry = LedgerEntry(receipt_id=receipt.id, unit_id=unit.id, lock_id=held.id, authorization_id=held.authorization_id,
+                        outcome=outcome, amount_fen=fen, reimbursed_at=when, reference=reference, reason=reason)
+    db.session.add(entry)
+    actor = unit_actor(unit)
+    if outcome == "reimbursed":
+        record_change(receipt, "receipt.reimbursed", actor, data={
+            "unit": unit.public_view, "amount": format_fen(fen), "reimbursed_at": when.isoformat(), "reference": reference})
+    else:
+        record_change(receipt, "receipt.reimbursement_rejected", actor, reason=reason, data={"unit": unit.public_view, "reference": reference})
+    record_change(receipt, "receipt.unlocked", actor, reason="报销完成后自动解锁" if outcome == "reimbursed" else "报销被拒后自动解锁",
+                  data={"unit": unit.public_view, "lock_id": held.id, "end_reason": outcome})
+    log_access([receipt.id], unit, "feedback")
+    db.session.commit()
+    db.session.refresh(receipt)
+    return {"key": key, "outcome": outcome, "amount": format_fen(fen), "reimbursed_at": when,
+            "reimbursed_amount": format_fen(receipt.reimbursed_fen),
+            "remaining_amount": format_fen(receipt.total_fen - receipt.reimbursed_fen), "ledger_entry_id": entry.id}
+
+
+def _check_authorization_cap(authorization_id: str, fen: int):
+    authorization = db.session.get(Authorization, authorization_id)
+    if authorization is None or authorization.amount_cap_fen is None:
+        return
+    used = db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+            LedgerEntry.authorization_id == authorization_id, LedgerEntry.outcome == "reimbursed")
+    )
+    if used + fen > authorization.amount_cap_fen:
+        raise AmountExceedsRemaining(
+            f"This authorization allows {format_fen(authorization.amount_cap_fen)} in all; {format_fen(used)} is used.",
+            code="amount_exceeds_cap", title="报销金额超过授权额度")
+
+
+def release_all_locks_of_unit(unit: Unit, actor: Actor, reason: str):
+    """Releases every open lock of a unit (cancellation). Caller commits."""
+    now = utcnow()
+    receipts = db.session.scalars(
+        select(Receipt).where(Receipt.lock_unit_id == unit.id).order_by(Receipt.id).with_for_update(of=Receipt)
+    ).all()
+    for receipt in receipts:
+        held = db.session.get(Lock, receipt.lock_id)
+        _release(receipt, held, "unit_cancelled", actor, reason, now)
+
+
+def ledger_view(receipt_id: int, units_by_id=None) -> list[dict]:
+    entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.receipt_id == receipt_id).order_by(LedgerEntry.id)).all()
+    units = units_by_id or {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_({e.unit_id for e in entries})))}
+    return [
+        {"unit": units[e.unit_id].public_view if e.unit_id in units else {"id": e.unit_id}, "outcome": e.outcome,
+         "amount": format_fen(e.amount_fen), "reimbursed_at": as_utc(e.reimbursed_at).isoformat(), "reference": e.reference,
+         "reason": e.reason}
+        for e in entries
+    ]

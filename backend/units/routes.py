@@ -1,0 +1,114 @@
+"""The unit API (接口查验报销): receipts authorized to the unit, lock, unlock, renew, feedback."""
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.common.auth import client_required
+from backend.common.idempotency import idempotent
+from backend.reimbursements import services as reimbursements
+from backend.units import views
+from backend.units.schemas import (
+    BatchVerifyRequestSchema,
+    FeedbackRequestSchema,
+    FeedbackSchema,
+    LockRequestSchema,
+    LockSchema,
+    ReceiptListArgsSchema,
+    RenewedSchema,
+    RenewRequestSchema,
+    UnitProfileSchema,
+    UnlockedSchema,
+    UnlockRequestSchema,
+)
+from backend.units.services import unit_of_client
+
+blp = Blueprint("unit", __name__, url_prefix="/api/v1/unit", description="Reimbursing units (报销单位): lock, unlock, feedback")
+
+IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+                      "description": "Same key + same request → the stored answer; other request → 422; concurrent → 409. Kept ≥ 24 h."}
+RECEIPT_JSON = {"application/json": {"schema": {"type": "object", "description": "The receipt wire form (ReceiptWire, payer.id_number masked) plus key, lifecycle, lock, reimbursement, reimbursed_amount, remaining_amount, display_status; in detail also timeline and ledger."}}}
+
+
+class UnitView(MethodView):
+    decorators = [idempotent, client_required("unit")]
+
+    @property
+    def unit(self):
+        return unit_of_client(g.client)
+
+
+@blp.route("/me")
+class Me(UnitView):
+    @blp.response(200, UnitProfileSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """The calling unit's account."""
+        return self.unit
+
+
+@blp.route("/receipts")
+class Receipts(UnitView):
+    @blp.arguments(ReceiptListArgsSchema, location="query")
+    @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "`{items, next_cursor}`", "content": RECEIPT_JSON}})
+    def get(self, args):
+        """Receipts authorized to or locked by this unit, newest first (cursor pagination)."""
+        return views.list_receipts(self.unit, **args)
+
+
+@blp.route("/receipts/verify")
+class BatchVerify(UnitView):
+    @blp.arguments(BatchVerifyRequestSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER],
+             responses={"200": {"description": "a result per item, in order"}})
+    def post(self, data):
+        """Verify and query the status of up to 100 receipts by their elements (interface mode)."""
+        return views.batch_verify(self.unit, data["items"])
+
+
+@blp.route("/receipts/<key>")
+class ReceiptDetail(UnitView):
+    @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the receipt", "content": RECEIPT_JSON}})
+    def get(self, key):
+        """One receipt with timeline and ledger; every read is logged for its citizen."""
+        return views.get_receipt(self.unit, key)
+
+
+@blp.route("/receipts/<key>/lock")
+class LockReceipt(UnitView):
+    @blp.arguments(LockRequestSchema, required=False)
+    @blp.response(201, LockSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Lock (报销锁定): with an active authorization, or with check_code + total_amount (interface mode)."""
+        data = data or {}
+        return reimbursements.lock(self.unit, key, check_code=data.get("check_code"), total_amount=data.get("total_amount"))
+
+
+@blp.route("/receipts/<key>/unlock")
+class UnlockReceipt(UnitView):
+    @blp.arguments(UnlockRequestSchema)
+    @blp.response(200, UnlockedSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Unlock with the current lock token."""
+        return reimbursements.unlock(self.unit, key, data["lock_token"], data.get("reason"))
+
+
+@blp.route("/receipts/<key>/renew")
+class RenewLock(UnitView):
+    @blp.arguments(RenewRequestSchema)
+    @blp.response(200, RenewedSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Extend the lease by the configured lock period."""
+        return reimbursements.renew(self.unit, key, data["lock_token"])
+
+
+@blp.route("/receipts/<key>/feedback")
+class Feedback(UnitView):
+    @blp.arguments(FeedbackRequestSchema)
+    @blp.response(201, FeedbackSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Report the result (报销反馈); reimbursed appends to the ledger; both outcomes unlock."""
+        return reimbursements.feedback(self.unit, key, **data)

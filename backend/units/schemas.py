@@ -1,0 +1,97 @@
+from marshmallow import RAISE, Schema, fields, validate
+
+from backend.common.validators import FullMatch
+
+AMOUNT = FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class LockRequestSchema(Strict):
+    check_code = fields.String(metadata={"description": "interface mode: the receipt's 校验码 (proof of possession)"})
+    total_amount = fields.String(validate=AMOUNT, metadata={"description": "interface mode: the receipt's total, e.g. \"356.80\""})
+
+
+class LockSchema(Schema):
+    key = fields.String()
+    lock_token = fields.String(metadata={"description": "fencing token; needed for unlock, renew and feedback"})
+    mode = fields.String(metadata={"description": "digital_account | interface"})
+    locked_at = fields.DateTime()
+    expires_at = fields.DateTime()
+
+
+class UnlockRequestSchema(Strict):
+    lock_token = fields.String(required=True)
+    reason = fields.String(validate=validate.Length(max=500))
+
+
+class UnlockedSchema(Schema):
+    key = fields.String()
+    unlocked_at = fields.DateTime()
+
+
+class RenewRequestSchema(Strict):
+    lock_token = fields.String(required=True)
+
+
+class RenewedSchema(Schema):
+    key = fields.String()
+    expires_at = fields.DateTime()
+
+
+class FeedbackRequestSchema(Strict):
+    lock_token = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("reimbursed", "rejected")))
+    amount = fields.String(validate=AMOUNT, metadata={"description": "reimbursed amount; required when outcome is reimbursed"})
+    reimbursed_at = fields.AwareDateTime(metadata={"description": "when the unit paid or decided; default now"})
+    reference = fields.String(validate=validate.Length(max=100), metadata={"description": "the unit's claim number"})
+    reason = fields.String(validate=validate.Length(max=500), metadata={"description": "required when outcome is rejected"})
+
+
+class FeedbackSchema(Schema):
+    key = fields.String()
+    outcome = fields.String()
+    amount = fields.String()
+    reimbursed_at = fields.DateTime()
+    reimbursed_amount = fields.String()
+    remaining_amount = fields.String()
+    ledger_entry_id = fields.Integer()
+
+
+class ReceiptListArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(("authorized", "locked", "reimbursed", "all")), load_default="all")
+    cursor = fields.String()
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ReceiptViewSchema(Schema):
+    """A receipt as a unit sees it: the wire form (payer id masked) and its status facets."""
+
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String()
+    data = fields.Dict()
+
+
+class VerifyItemSchema(Strict):
+    code = fields.String(required=True, validate=FullMatch(r"^[0-9]{8}$"))
+    number = fields.String(required=True, validate=FullMatch(r"^[0-9]{10}$"))
+    check_code = fields.String(required=True, validate=FullMatch(r"^[A-Za-z0-9]{6}$"))
+    total_amount = fields.String(required=True, validate=AMOUNT)
+
+
+class BatchVerifyRequestSchema(Strict):
+    items = fields.List(fields.Nested(VerifyItemSchema), required=True, validate=validate.Length(min=1, max=100))
+
+
+class UnitProfileSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    credit_code = fields.String()
+    kind = fields.String()
+    province = fields.String()
+    status = fields.String()
