@@ -92,3 +92,17 @@ def test_units_racing_for_the_remainder_never_exceed_the_total(app, operator):
     assert receipt.reimbursed_fen == ledger_total <= receipt.total_fen
     assert receipt.reimbursed_fen == 30000  # three 100.00 claims fit into 356.80, a fourth never does
     assert db.session.scalar(select(func.count()).select_from(Lock).where(Lock.ended_at.is_(None))) == 0
+
+
+def test_concurrent_duplicates_of_one_idempotency_key_run_once(app, operator):
+    _, sent = operator.register_hospital().issue()
+    unit = UnitClient.open(operator)
+    key = receipt_key(sent)
+    proof = {"check_code": sent["check_code"], "total_amount": sent["total_amount"]}
+    results = race(app, [lambda c: unit.lock(key, proof, idempotency_key="claim-7", client=c) for _ in range(10)])
+    fresh = [b for s, b in results if s == 201]
+    in_use = [b for s, b in results if s == 409]
+    assert fresh and all(b == fresh[0] for b in fresh), results  # replays carry the same token
+    assert all(b["code"] == "idempotency_key_in_use" for b in in_use), results
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Lock)) == 1
