@@ -46,6 +46,9 @@ def _init_extensions(app):
     crypto.init_app(app)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
     register_error_handlers(app)
+    from backend.notifications import dispatch
+
+    dispatch.init_app(app)
     # Models must be imported so Alembic and the ORM see every table.
     from backend import models  # noqa: F401
 

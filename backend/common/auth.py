@@ -16,16 +16,21 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def authenticate_citizen(token: str):
+    from backend.citizens.models import Citizen
+
+    claims = tokens.verify(token, tokens.AUDIENCE_CITIZEN)
+    citizen = db.session.get(Citizen, claims["sub"])
+    if citizen is None:
+        raise Unauthorized("The account behind this token no longer exists.", code="invalid_token")
+    g.citizen = citizen
+    return citizen
+
+
 def citizen_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        from backend.citizens.models import Citizen
-
-        claims = tokens.verify(bearer_token(), tokens.AUDIENCE_CITIZEN)
-        citizen = db.session.get(Citizen, claims["sub"])
-        if citizen is None:
-            raise Unauthorized("The account behind this token no longer exists.", code="invalid_token")
-        g.citizen = citizen
+        authenticate_citizen(bearer_token())
         return view(*args, **kwargs)
 
     return wrapper

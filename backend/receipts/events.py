@@ -1,22 +1,28 @@
-"""The one place a receipt change is recorded: its timeline entry, in the caller's
-transaction. (The events issue adds the outbox row here, in the same transaction.)"""
+"""The one place a receipt change is recorded: its timeline entry and its outbox event,
+both in the caller's transaction (DESIGN §4)."""
 from backend.common.actors import Actor
 from backend.extensions import db
+from backend.notifications.outbox import EVENT_TYPES, emit, interested_units
 from backend.receipts.models import Receipt, TimelineEntry
 
-EVENT_TYPES = (
-    "receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided",
-    "receipt.authorized", "receipt.locked", "receipt.unlocked", "receipt.lock_expired",
-    "receipt.reimbursed", "receipt.reimbursement_rejected",
-)
+RECEIPT_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t.startswith("receipt."))
 
 
 def record_change(receipt: Receipt, event: str, actor: Actor, *, reason=None, data=None) -> TimelineEntry:
-    if event not in EVENT_TYPES:
+    if event not in RECEIPT_EVENT_TYPES:
         raise ValueError(f"unknown receipt event {event}")
     entry = TimelineEntry(
         receipt_id=receipt.id, event=event, actor_type=actor.type, actor_id=actor.id,
         actor_name=actor.name, reason=reason, data=data,
     )
     db.session.add(entry)
+    acting_unit = ((data or {}).get("unit") or {}).get("id")
+    # A receipt that was just issued concerns no unit yet.
+    units = interested_units(receipt, acting_unit) if event != "receipt.issued" else ()
+    emit(event, receipt=receipt, unit_ids=units, data={
+        "receipt_key": receipt.key,
+        "actor": {"type": actor.type, "name": actor.name},
+        "reason": reason,
+        **(data or {}),
+    })
     return entry

@@ -178,8 +178,16 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     record_change(receipt, "receipt.locked", unit_actor(unit),
                   data={"unit": unit.public_view, "mode": mode, "expires_at": expires_at.isoformat()})
     log_access([receipt.id], unit, "lock")
+    _schedule_expiry(lock_row.id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": token, "mode": mode, "locked_at": now, "expires_at": expires_at}
+
+
+def _schedule_expiry(lock_id: str, expires_at: datetime):
+    from backend.notifications.dispatch import after_commit
+    from backend.notifications.jobs import expire_lock
+
+    after_commit(expire_lock, lock_id, at=expires_at, job_id=f"expire-{lock_id}-{int(expires_at.timestamp())}")
 
 
 def _held_lock(unit: Unit, receipt: Receipt, lock_token: str, now: datetime) -> Lock:
@@ -240,6 +248,7 @@ def renew(unit: Unit, key: str, lock_token: str) -> dict:
         raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
     held.expires_at = expires_at
     log_access([receipt.id], unit, "renew")
+    _schedule_expiry(held.id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": lock_token, "expires_at": expires_at}
 

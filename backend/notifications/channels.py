@@ -1,0 +1,106 @@
+"""Delivery channels for one event: inbox, live stream, chat push, unit webhooks."""
+import json
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from backend.common.models import utcnow
+from backend.common.redis_client import get_redis
+from backend.extensions import db
+from backend.notifications.messages import render
+from backend.notifications.models import ChatBinding, ChatPush, Notification, OutboxEvent, UnitWebhookDelivery
+from backend.notifications.push import get_push_adapter
+
+log = logging.getLogger(__name__)
+
+
+def stream_channel(payer_hash: str) -> str:
+    return f"piaojia:stream:{payer_hash}"
+
+
+def _receipt_label(event: OutboxEvent) -> str | None:
+    from backend.receipts.models import Receipt
+
+    if event.receipt_id is None:
+        return None
+    receipt = db.session.get(Receipt, event.receipt_id)
+    if receipt is None:
+        return None
+    issuer = receipt.elements.get("issuer", {}).get("name", "")
+    return f"{issuer}开具的{receipt.elements.get('total_amount', '')}元票据（{receipt.number}）"
+
+
+def notification_payload(n: Notification) -> dict:
+    return {"id": n.event_id, "notification_id": n.id, "type": n.type, "title": n.title, "body": n.body,
+            "receipt_key": n.receipt_key, "data": n.data, "created_at": n.created_at.isoformat() if n.created_at else None,
+            "read": n.read_at is not None}
+
+
+def to_inbox(event: OutboxEvent) -> Notification | None:
+    """Stores the inbox entry once (unique per event and payer)."""
+    if not event.payer_hash:
+        return None
+    existing = db.session.scalar(select(Notification).where(Notification.event_id == event.id, Notification.payer_hash == event.payer_hash))
+    if existing is not None:
+        return existing
+    title, body = render(event.type, event.data, _receipt_label(event))
+    notification = Notification(payer_hash=event.payer_hash, event_id=event.id, type=event.type, title=title, body=body,
+                                receipt_key=event.receipt_key, data=event.data, created_at=event.occurred_at)
+    try:
+        with db.session.begin_nested():
+            db.session.add(notification)
+    except IntegrityError:  # a concurrent run of the same job stored it first
+        return db.session.scalar(select(Notification).where(Notification.event_id == event.id, Notification.payer_hash == event.payer_hash))
+    return notification
+
+
+def to_stream(notification: Notification):
+    """Publishes to the live stream (at least once; clients deduplicate by event id)."""
+    redis = get_redis()
+    if redis is None or notification is None:
+        return  # embedded default: streams poll the inbox
+    redis.publish(stream_channel(notification.payer_hash), json.dumps(notification_payload(notification), ensure_ascii=False))
+
+
+def to_chat(event: OutboxEvent, notification: Notification | None):
+    if notification is None:
+        return
+    bindings = db.session.scalars(select(ChatBinding).where(ChatBinding.payer_hash == event.payer_hash, ChatBinding.active.is_(True))).all()
+    adapter = get_push_adapter()
+    for binding in bindings:
+        if db.session.scalar(select(ChatPush.id).where(ChatPush.event_id == event.id, ChatPush.binding_id == binding.id)):
+            continue
+        if binding.quota_remaining <= 0:
+            status, detail = "no_quota", "订阅消息次数已用完"
+        else:
+            ok, detail = adapter.send(binding.channel, binding.external_id, notification_payload(notification))
+            status = "sent" if ok else "failed"
+            if ok:
+                binding.quota_remaining -= 1
+        try:
+            with db.session.begin_nested():
+                db.session.add(ChatPush(event_id=event.id, binding_id=binding.id, status=status, detail=detail))
+        except IntegrityError:
+            continue
+
+
+def to_units(event: OutboxEvent) -> list[str]:
+    """Creates one delivery per interested unit with an endpoint; returns the new ids."""
+    from backend.units.models import Unit
+
+    if not event.unit_ids:
+        return []
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(event.unit_ids), Unit.webhook_url.is_not(None))).all()
+    created = []
+    for unit in units:
+        if db.session.scalar(select(UnitWebhookDelivery.id).where(UnitWebhookDelivery.event_id == event.id, UnitWebhookDelivery.unit_id == unit.id)):
+            continue
+        delivery = UnitWebhookDelivery(unit_id=unit.id, event_id=event.id, status="pending", next_attempt_at=utcnow(), attempts=0, log=[])
+        try:
+            with db.session.begin_nested():
+                db.session.add(delivery)
+            created.append(delivery.id)
+        except IntegrityError:
+            continue
+    return created

@@ -1,0 +1,98 @@
+"""Jobs enqueued only after commit (DESIGN §4).
+
+Services call `after_commit(func, *args, at=None)`; an `after_commit` hook on every
+SQLAlchemy session then enqueues those jobs on RQ (at `at`, with the scheduler, when
+given). If Redis is unreachable nothing fails: the rows those jobs would act on (outbox
+events, webhook deliveries, locks) stay due in the database and the sweeper enqueues them
+later. Without Redis (the embedded default) immediate jobs run inline at the end of the
+request — a session cannot run SQL inside its own after_commit hook — and scheduled ones
+are left to the sweeper, which the embedded default runs every 30 seconds after a request.
+"""
+import logging
+import time
+
+from flask import has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backend.common.queues import JOB_RETRY, get_queue, jobs_inline
+
+log = logging.getLogger(__name__)
+PENDING_KEY = "piaojia_jobs_pending"
+INLINE_KEY = "piaojia_jobs_inline"
+SWEEP_EVERY_SECONDS = 30
+
+
+def after_commit(func, *args, at=None, queue="default", job_id=None):
+    """Schedules `func(*args)` to run after the current transaction commits."""
+    from backend.extensions import db
+
+    db.session.info.setdefault(PENDING_KEY, []).append((func, args, at, queue, job_id))
+
+
+def enqueue(func, *args, at=None, queue="default", job_id=None) -> bool:
+    """Enqueues on RQ; False (and logged) when Redis is unreachable."""
+    try:
+        q = get_queue(queue)
+        if at is not None:
+            q.enqueue_at(at, func, *args, retry=JOB_RETRY, job_id=job_id)
+        else:
+            q.enqueue(func, *args, retry=JOB_RETRY, job_id=job_id)
+        return True
+    except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
+        log.warning("could not enqueue job; the sweeper will pick it up", extra={"job": func.__name__, "error": type(exc).__name__})
+        return False
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    jobs = session.info.pop(PENDING_KEY, None)
+    if not jobs or not has_app_context():
+        return
+    if jobs_inline():
+        session.info.setdefault(INLINE_KEY, []).extend(job for job in jobs if job[2] is None)
+        return
+    for func, args, at, queue, job_id in jobs:
+        enqueue(func, *args, at=at, queue=queue, job_id=job_id)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session, previous_transaction):
+    if not session.in_transaction():
+        session.info.pop(PENDING_KEY, None)
+
+
+def drain_inline():
+    """Embedded default: run the jobs the request's commits asked for, inline."""
+    from backend.extensions import db
+
+    session = db.session()
+    for _ in range(100):  # jobs may commit and ask for more jobs; bounded
+        jobs = session.info.pop(INLINE_KEY, None)
+        if not jobs:
+            break
+        for func, args, _at, _queue, _job_id in jobs:
+            try:
+                func(*args)
+            except Exception:  # noqa: BLE001 - the row stays due; the sweeper retries it
+                db.session.rollback()
+                log.exception("inline job failed", extra={"job": func.__name__})
+
+
+def init_app(app):
+    state = {"last_sweep": time.monotonic()}
+
+    @app.after_request
+    def _run_inline_jobs(response):
+        if jobs_inline():
+            drain_inline()
+            if not app.testing and time.monotonic() - state["last_sweep"] > SWEEP_EVERY_SECONDS:
+                state["last_sweep"] = time.monotonic()
+                from backend.notifications.jobs import sweep
+
+                try:
+                    sweep()
+                    drain_inline()
+                except Exception:  # noqa: BLE001
+                    log.exception("inline sweep failed")
+        return response

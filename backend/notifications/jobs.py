@@ -1,0 +1,150 @@
+"""Job functions: importable, taking ids, idempotent, re-raising on failure.
+
+RQ runs them in `python -m backend.worker` (inside an app context); the embedded default
+runs the same functions inline.
+"""
+import logging
+import random
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from backend.common.models import as_utc, utcnow
+from backend.extensions import db
+from backend.notifications import channels
+from backend.notifications.dispatch import after_commit, enqueue
+from backend.notifications.models import OutboxEvent, UnitWebhookDelivery
+from backend.common.queues import jobs_inline
+
+log = logging.getLogger(__name__)
+
+# About 5 s, 5 min, 30 min, 2 h, 5 h, 10 h after the previous attempt (Standard Webhooks'
+# schedule), each with ±20% jitter; after the last one the delivery is dead.
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+ATTEMPT_LEASE = timedelta(seconds=60)
+
+
+def deliver_event(event_id: str):
+    """Fans one outbox event out to inbox, live stream, chat and unit webhooks. Each
+    channel is deduplicated by event id, so running this twice delivers once."""
+    event = db.session.get(OutboxEvent, event_id)
+    if event is None:
+        log.warning("event not found", extra={"event_id": event_id})
+        return
+    notification = channels.to_inbox(event)
+    channels.to_chat(event, notification)
+    delivery_ids = channels.to_units(event)
+    first_dispatch = event.dispatched_at is None
+    event.dispatched_at = event.dispatched_at or utcnow()
+    event.attempts = (event.attempts or 0) + 1
+    for delivery_id in delivery_ids:
+        after_commit(send_unit_webhook, delivery_id, queue="webhooks", job_id=f"webhook-{delivery_id}-0")
+    db.session.commit()
+    if first_dispatch or not jobs_inline():
+        channels.to_stream(notification)
+
+
+def _retry_schedule():
+    return tuple(current_app.config.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_RETRY_SCHEDULE)
+
+
+def send_unit_webhook(delivery_id: str):
+    """One attempt to deliver an event to a unit's endpoint; schedules the next on failure."""
+    from backend.notifications.unit_webhooks import attempt
+
+    now = utcnow()
+    # Claim this attempt: only one runner at a time, even if the job was enqueued twice.
+    claimed = db.session.execute(
+        update(UnitWebhookDelivery)
+        .where(UnitWebhookDelivery.id == delivery_id, UnitWebhookDelivery.status == "pending",
+               UnitWebhookDelivery.next_attempt_at <= now)
+        .values(next_attempt_at=now + ATTEMPT_LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return
+    delivery = db.session.get(UnitWebhookDelivery, delivery_id)
+    db.session.refresh(delivery)
+    result = attempt(delivery)
+    entry = {"at": now.isoformat(), "status_code": result.status_code, "error": result.error, "duration_ms": result.duration_ms}
+    delivery.log = [*(delivery.log or []), entry][-20:]
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error
+    if result.delivered:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", utcnow(), None
+    elif result.gone:
+        delivery.status, delivery.next_attempt_at = "cancelled", None
+        from backend.units.models import Unit
+
+        unit = db.session.get(Unit, delivery.unit_id)
+        unit.webhook_url = None  # 410 Gone: the unit has retired this endpoint
+        log.info("unit webhook endpoint disabled after 410", extra={"unit_id": unit.id})
+    else:
+        schedule = _retry_schedule()
+        if delivery.attempts > len(schedule):
+            delivery.status, delivery.next_attempt_at = "dead", None
+        else:
+            delay = schedule[delivery.attempts - 1] * random.uniform(0.8, 1.2)
+            delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            after_commit(send_unit_webhook, delivery.id, at=delivery.next_attempt_at, queue="webhooks",
+                         job_id=f"webhook-{delivery.id}-{delivery.attempts}")
+    db.session.commit()
+
+
+def redeliver(delivery: UnitWebhookDelivery):
+    """Puts a delivery back in line now (operator or unit request). Caller commits."""
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    after_commit(send_unit_webhook, delivery.id, queue="webhooks", job_id=f"webhook-{delivery.id}-r{delivery.attempts}")
+
+
+def expire_lock(lock_id: str):
+    """Ends a lease whose time has come (scheduled at lock time; the sweeper catches misses)."""
+    from backend.receipts.models import Receipt
+    from backend.reimbursements.models import Lock
+    from backend.reimbursements.services import expire_if_due
+
+    lock = db.session.get(Lock, lock_id)
+    if lock is None or lock.ended_at is not None:
+        return
+    receipt = db.session.scalar(select(Receipt).where(Receipt.id == lock.receipt_id).with_for_update(of=Receipt))
+    if receipt.lock_id != lock_id:
+        db.session.rollback()
+        return
+    if not expire_if_due(receipt):
+        # Renewed since it was scheduled: look again at the new expiry.
+        after_commit(expire_lock, lock_id, at=as_utc(receipt.lock_expires_at), job_id=f"expire-{lock_id}-{int(as_utc(receipt.lock_expires_at).timestamp())}")
+    db.session.commit()
+
+
+def sweep(batch: int = 500) -> dict:
+    """Enqueues (or, inline, runs) whatever is due and was not enqueued: undispatched
+    events, due webhook deliveries, expired locks. Safe to run anywhere, any time."""
+    from backend.reimbursements.models import Lock
+
+    now = utcnow()
+    events = db.session.scalars(
+        select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at <= now - timedelta(seconds=5))
+        .order_by(OutboxEvent.occurred_at).limit(batch)).all()
+    deliveries = db.session.scalars(
+        select(UnitWebhookDelivery.id).where(UnitWebhookDelivery.status == "pending", UnitWebhookDelivery.next_attempt_at <= now)
+        .order_by(UnitWebhookDelivery.next_attempt_at).limit(batch)).all()
+    locks = db.session.scalars(
+        select(Lock.id).where(Lock.ended_at.is_(None), Lock.expires_at <= now).order_by(Lock.expires_at).limit(batch)).all()
+    db.session.rollback()
+    work = [(deliver_event, e, "notifications") for e in events] + [(send_unit_webhook, d, "webhooks") for d in deliveries] + \
+        [(expire_lock, lock_id, "default") for lock_id in locks]
+    for func, arg, queue in work:
+        if jobs_inline():
+            try:
+                func(arg)
+            except Exception:  # noqa: BLE001 - the row stays due for the next sweep
+                db.session.rollback()
+                log.exception("inline sweep job failed", extra={"job": func.__name__})
+        else:
+            enqueue(func, arg, queue=queue)
+    return {"events": len(events), "deliveries": len(deliveries), "locks": len(locks)}

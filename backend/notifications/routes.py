@@ -1,0 +1,108 @@
+"""Citizen inbox and live stream; units' webhook endpoint and delivery log."""
+from flask import Response, current_app, g, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.common.auth import authenticate_citizen, bearer_token, citizen_required, client_required
+from backend.common.errors import Unauthorized
+from backend.common.idempotency import idempotent
+from backend.notifications import services, stream, unit_webhooks
+from backend.notifications.schemas import (
+    DeliveryArgsSchema,
+    InboxArgsSchema,
+    InboxSchema,
+    MarkedSchema,
+    MarkReadSchema,
+    WebhookEndpointCreatedSchema,
+    WebhookEndpointSchema,
+)
+from backend.units.services import unit_of_client
+
+blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Citizens: notifications (inbox and live stream)")
+unit_blp = Blueprint("unit_webhook", __name__, url_prefix="/api/v1/unit/webhook", description="Units: webhook endpoint and deliveries")
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    decorators = [citizen_required]
+
+    @blp.arguments(InboxArgsSchema, location="query")
+    @blp.response(200, InboxSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """The inbox, newest first, with the unread count."""
+        return services.inbox(g.citizen.id_hash, before=args.get("cursor"), limit=args["limit"], unread_only=args["unread"])
+
+
+@blp.route("/notifications/read")
+class MarkRead(MethodView):
+    decorators = [citizen_required]
+
+    @blp.arguments(MarkReadSchema)
+    @blp.response(200, MarkedSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data):
+        """Mark notifications read: `{"ids": [event ids]}` or `{"all": true}`."""
+        return services.mark_read(g.citizen.id_hash, event_ids=data.get("ids"), all_=data["all"])
+
+
+@blp.route("/stream")
+class Stream(MethodView):
+    @blp.doc(
+        security=[{"bearer": []}],
+        parameters=[
+            {"in": "header", "name": "Last-Event-ID", "schema": {"type": "string"}, "description": "resume after this event id"},
+            {"in": "query", "name": "access_token", "schema": {"type": "string"},
+             "description": "for EventSource, which cannot send headers; prefer the Authorization header"},
+        ],
+        responses={"200": {"description": "text/event-stream: `event:` = event type, `id:` = event id, `data:` = the notification JSON"}},
+    )
+    def get(self):
+        """Live stream of the citizen's events (Server-Sent Events)."""
+        token = request.args.get("access_token") if "Authorization" not in request.headers else bearer_token()
+        if not token:
+            raise Unauthorized("A Bearer access token is required.", code="missing_token")
+        citizen = authenticate_citizen(token)
+        last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+        app = current_app._get_current_object()
+        frames = stream.events(app, citizen.id_hash, last_event_id, stream.max_seconds())
+        response = Response(stream_with_context(frames), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+
+class UnitWebhookView(MethodView):
+    decorators = [idempotent, client_required("unit")]
+
+
+@unit_blp.route("")
+class Endpoint(UnitWebhookView):
+    @unit_blp.arguments(WebhookEndpointSchema)
+    @unit_blp.response(200, WebhookEndpointCreatedSchema)
+    @unit_blp.doc(security=[{"bearer": []}])
+    def put(self, data):
+        """Register the unit's endpoint; every event about receipts authorized to or locked
+        by the unit is POSTed there, signed the Standard Webhooks way with the returned secret."""
+        return unit_webhooks.set_endpoint(unit_of_client(g.client), data["url"])
+
+    @unit_blp.doc(security=[{"bearer": []}])
+    def get(self):
+        return unit_webhooks.get_endpoint(unit_of_client(g.client))
+
+
+@unit_blp.route("/deliveries")
+class Deliveries(UnitWebhookView):
+    @unit_blp.arguments(DeliveryArgsSchema, location="query")
+    @unit_blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """Delivery log: attempts, status codes, next retry."""
+        return unit_webhooks.deliveries_page(unit_of_client(g.client), **args)
+
+
+@unit_blp.route("/deliveries/<delivery_id>/redeliver")
+class Redeliver(UnitWebhookView):
+    @unit_blp.doc(security=[{"bearer": []}])
+    def post(self, delivery_id):
+        """Send a delivery again now (also one that is dead)."""
+        return unit_webhooks.redeliver(unit_of_client(g.client), delivery_id), 202

@@ -1,0 +1,55 @@
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class InboxArgsSchema(Schema):
+    cursor = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    unread = fields.Boolean(load_default=False)
+
+
+class NotificationSchema(Schema):
+    id = fields.String(metadata={"description": "the event id (SSE `id:`)"})
+    notification_id = fields.Integer()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    receipt_key = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+    created_at = fields.String()
+    read = fields.Boolean()
+
+
+class InboxSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    next_cursor = fields.String(allow_none=True)
+    unread_count = fields.Integer()
+
+
+class MarkReadSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ids = fields.List(fields.String(), validate=validate.Length(max=500), metadata={"description": "event ids"})
+    all = fields.Boolean(load_default=False)
+
+
+class MarkedSchema(Schema):
+    marked = fields.Integer()
+    unread_count = fields.Integer()
+
+
+class WebhookEndpointSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+
+
+class WebhookEndpointCreatedSchema(Schema):
+    url = fields.String()
+    secret = fields.String(metadata={"description": "`whsec_…`: verify deliveries with it (Standard Webhooks); shown once"})
+
+
+class DeliveryArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(("pending", "delivered", "dead", "cancelled")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
