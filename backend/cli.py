@@ -23,3 +23,24 @@ def register(app):
         click.echo("Fiscal operator API client: " + json.dumps(summary["operator"]))
         for name, issuer_id in summary["hospitals"].items():
             click.echo(f"Issuer {name}: {issuer_id}")
+
+    @app.cli.command("sweep")
+    def sweep():
+        """Enqueue (or run inline) undelivered events, due webhook retries and expired locks."""
+        from backend.notifications.jobs import sweep as run_sweep
+
+        click.echo(json.dumps(run_sweep()))
+
+    @app.cli.command("purge")
+    @click.option("--hours", default=48, show_default=True, help="keep records younger than this")
+    def purge(hours):
+        """Delete idempotency keys and issuer webhook replay records older than --hours (≥ 24)."""
+        from datetime import timedelta
+
+        from backend.common.idempotency import purge as purge_keys
+        from backend.receipts.webhooks import purge_replay_records
+
+        if hours < 24:
+            raise click.BadParameter("keys are kept at least 24 hours", param_hint="--hours")
+        age = timedelta(hours=hours)
+        click.echo(json.dumps({"idempotency_keys": purge_keys(age), "webhook_replays": purge_replay_records(age)}))

@@ -4,6 +4,10 @@ TEST_DATABASE_URL unset → the embedded default (a SQLite file in a temp folder
 Set to PostgreSQL (postgresql+psycopg://…) → the schema is dropped and rebuilt with the
 Alembic migrations at session start, and every table is truncated after each test, so
 tests that commit from several threads see real transactions.
+
+The `app` fixture runs jobs inline, so API tests see their effects at once. Tests of the
+production job path (RQ, a real worker process, Redis going away) use `redis_url`, which
+is TEST_REDIS_URL and skips the test when it is unset.
 """
 import os
 
@@ -22,7 +26,7 @@ def app(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.sqlite3'}"
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": url,
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
+        "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
     })
     app.instance_path = str(instance)
@@ -59,6 +63,17 @@ def app_ctx(app):
         db.session.remove()
         _truncate_all()
         db.session.remove()
+
+
+@pytest.fixture()
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (TEST_REDIS_URL)")
+    from redis import Redis
+
+    Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture()

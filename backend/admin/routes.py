@@ -130,3 +130,15 @@ class RotateUnitCredentials(MethodView):
         """New client secret for the unit (the old one stops working at once)."""
         client, secret = units.rotate_credentials(unit_id)
         return {"client_id": client.client_id, "client_secret": secret}
+
+
+@blp.route("/jobs")
+class Jobs(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """Background work: failed RQ jobs, dead webhook deliveries, undispatched events, queue lengths."""
+        from backend.admin.jobs import overview
+
+        return overview()

@@ -121,14 +121,15 @@ def expire_lock(lock_id: str):
     db.session.commit()
 
 
-def sweep(batch: int = 500) -> dict:
+def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
     """Enqueues (or, inline, runs) whatever is due and was not enqueued: undispatched
-    events, due webhook deliveries, expired locks. Safe to run anywhere, any time."""
+    events, due webhook deliveries, expired locks. Safe to run anywhere, any time.
+    Events younger than `min_age` are left to the job their own commit enqueued."""
     from backend.reimbursements.models import Lock
 
     now = utcnow()
     events = db.session.scalars(
-        select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at <= now - timedelta(seconds=5))
+        select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at <= now - min_age)
         .order_by(OutboxEvent.occurred_at).limit(batch)).all()
     deliveries = db.session.scalars(
         select(UnitWebhookDelivery.id).where(UnitWebhookDelivery.status == "pending", UnitWebhookDelivery.next_attempt_at <= now)

@@ -138,3 +138,15 @@ def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
     db.session.commit()
     log.info("issuer delivery applied", extra={"issuer_id": issuer.id, "event_type": event_type, "result": result, "receipt_key": receipt.key})
     return DeliveryResult(202, answer)
+
+
+def purge_replay_records(older_than) -> int:
+    """Forgets processed webhook-ids older than `older_than` (far beyond the 5-minute
+    tolerance, after which a replay is refused for its timestamp anyway)."""
+    from sqlalchemy import delete
+
+    from backend.common.models import utcnow
+
+    deleted = db.session.execute(delete(InboundWebhook).where(InboundWebhook.created_at < utcnow() - older_than)).rowcount
+    db.session.commit()
+    return deleted

@@ -1,0 +1,53 @@
+import json
+
+from sqlalchemy import func, select
+
+from backend.extensions import db
+from backend.receipts.models import InboundWebhook
+
+
+def test_create_operator_cli_prints_working_credentials(app_ctx, client):
+    result = app_ctx.test_cli_runner().invoke(args=["create-operator", "海南省财政厅票据处"])
+    assert result.exit_code == 0, result.output
+    creds = json.loads(result.output)
+    token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", **creds})
+    assert token.status_code == 200 and token.json["token_type"] == "Bearer"
+
+
+def test_oauth_refuses_wrong_secrets_and_grants(client, operator):
+    wrong = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": operator.credentials["client_id"], "client_secret": "nope"})
+    assert wrong.status_code == 401 and wrong.json["code"] == "invalid_client" and wrong.json["error"] == "invalid_client"
+    grant = client.post("/api/v1/oauth/token", data={"grant_type": "password"})
+    assert grant.status_code == 400 and grant.json["code"] == "unsupported_grant_type"
+    basic = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(operator.credentials["client_id"], operator.credentials["client_secret"]))
+    assert basic.status_code == 200
+
+
+def test_admin_endpoints_need_an_operator_token(client, operator):
+    assert client.get("/api/v1/admin/jobs").json["code"] == "missing_token"
+    resp = client.get("/api/v1/admin/jobs", headers={"Authorization": "Bearer not-a-jwt"})
+    assert resp.status_code == 401 and resp.json["code"] == "invalid_token"
+    overview = client.get("/api/v1/admin/jobs", headers=operator.headers)
+    assert overview.status_code == 200
+    assert overview.json["dead_webhook_deliveries"] == 0 and overview.json["undispatched_events"] == 0
+
+
+def test_unit_tokens_cannot_use_admin_endpoints(operator, client):
+    from tests.support import UnitClient
+
+    unit = UnitClient.open(operator)
+    resp = client.get("/api/v1/admin/jobs", headers=unit.headers)
+    assert resp.status_code == 403 and resp.json["code"] == "wrong_role"
+
+
+def test_sweep_and_purge_commands(app_ctx, operator):
+    hospital = operator.register_hospital()
+    hospital.issue()
+    runner = app_ctx.test_cli_runner()
+    swept = runner.invoke(args=["sweep"])
+    assert swept.exit_code == 0 and json.loads(swept.output) == {"events": 0, "deliveries": 0, "locks": 0}
+    assert runner.invoke(args=["purge", "--hours", "1"]).exit_code != 0
+    purged = runner.invoke(args=["purge"])
+    assert json.loads(purged.output) == {"idempotency_keys": 0, "webhook_replays": 0}
+    assert db.session.scalar(select(func.count()).select_from(InboundWebhook)) == 1

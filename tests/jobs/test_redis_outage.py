@@ -1,0 +1,71 @@
+"""The production job path in-process: RQ on real Redis, and Redis unreachable at commit."""
+import contextlib
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import func, select
+
+from backend.common.queues import ALL_QUEUES, get_queue
+from backend.extensions import db
+from backend.notifications.jobs import deliver_event, sweep
+from backend.notifications.models import Notification, OutboxEvent, UnitWebhookDelivery
+from tests.receiver import Receiver
+from tests.support import UnitClient
+
+
+@contextlib.contextmanager
+def redis_at(app, url):
+    saved = app.extensions.get("piaojia_redis")
+    app.extensions["piaojia_redis"] = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+    app.extensions.pop("piaojia_queues", None)
+    try:
+        yield app.extensions["piaojia_redis"]
+    finally:
+        app.extensions["piaojia_redis"] = saved
+        app.extensions.pop("piaojia_queues", None)
+
+
+def work(redis):
+    queues = [get_queue(name) for name in ALL_QUEUES]
+    SimpleWorker(queues, connection=redis).work(burst=True, with_scheduler=False)
+
+
+def count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_redis_down_at_commit_loses_nothing_and_fails_no_request(app_ctx, operator, redis_url):
+    hospital = operator.register_hospital()
+    with redis_at(app_ctx, "redis://127.0.0.1:1/0"):
+        resp, _ = hospital.issue()
+    assert resp.status_code == 202
+    event = db.session.scalar(select(OutboxEvent))
+    assert event.dispatched_at is None and count(Notification) == 0
+    with redis_at(app_ctx, redis_url) as redis:
+        assert sweep()["events"] == 0  # younger than 5 s: its own job may still be on the way
+        assert sweep(min_age=timedelta(0))["events"] == 1
+        work(redis)
+    db.session.expire_all()
+    assert count(Notification) == 1
+    assert db.session.get(OutboxEvent, event.id).dispatched_at is not None
+
+
+def test_a_job_enqueued_twice_delivers_once_per_channel(app_ctx, operator, redis_url):
+    hospital = operator.register_hospital()
+    unit = UnitClient.open(operator)
+    with Receiver() as receiver:
+        unit.client.put("/api/v1/unit/webhook", headers=unit.headers, json={"url": receiver.url})
+        _, sent = hospital.issue()
+        with redis_at(app_ctx, redis_url) as redis:
+            unit.lock_with_proof(sent)  # enqueued on RQ now, not run inline
+            locked = db.session.scalar(select(OutboxEvent).where(OutboxEvent.type == "receipt.locked"))
+            assert locked.dispatched_at is None
+            for _ in range(2):
+                get_queue("notifications").enqueue(deliver_event, locked.id)
+            work(redis)
+        db.session.expire_all()
+        assert count(Notification) == 2  # issued + locked, each once
+        assert count(UnitWebhookDelivery) == 1
+        assert receiver.event_ids() == [locked.id]
