@@ -49,6 +49,11 @@ class BaseConfig:
     SCAN_RATE_LIMIT = os.environ.get("SCAN_RATE_LIMIT", "20 per minute")
     # Base of the QR text (…/q/{token}); default: the URL the request came in on.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
+    # Seconds between unit webhook attempts (comma-separated); default ~5 s, 5 min, 30 min, 2 h, 5 h, 10 h.
+    WEBHOOK_RETRY_SCHEDULE = tuple(float(x) for x in os.environ.get("WEBHOOK_RETRY_SCHEDULE", "").split(",") if x.strip()) or None
+    # How long one delivery attempt owns its row before another runner may take over.
+    WEBHOOK_ATTEMPT_LEASE_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_LEASE_SECONDS", 60))
+    STREAM_MAX_SECONDS = float(os.environ.get("STREAM_MAX_SECONDS", 3600))
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

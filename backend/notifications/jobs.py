@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 # About 5 s, 5 min, 30 min, 2 h, 5 h, 10 h after the previous attempt (Standard Webhooks'
 # schedule), each with ±20% jitter; after the last one the delivery is dead.
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
-ATTEMPT_LEASE = timedelta(seconds=60)
 
 
 def deliver_event(event_id: str):
@@ -59,7 +58,7 @@ def send_unit_webhook(delivery_id: str):
         update(UnitWebhookDelivery)
         .where(UnitWebhookDelivery.id == delivery_id, UnitWebhookDelivery.status == "pending",
                UnitWebhookDelivery.next_attempt_at <= now)
-        .values(next_attempt_at=now + ATTEMPT_LEASE)
+        .values(next_attempt_at=now + timedelta(seconds=current_app.config["WEBHOOK_ATTEMPT_LEASE_SECONDS"]))
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()

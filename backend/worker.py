@@ -1,0 +1,94 @@
+"""`python -m backend.worker`: the RQ worker, with its scheduler, on all of the project's
+queues (DESIGN §5a), plus a periodic sweep.
+
+- Each job runs inside a Flask app context (AppJob), in RQ's forked work horse; the horse
+  drops the database connections it inherited and opens its own.
+- The scheduler (`with_scheduler=True`) moves jobs scheduled with enqueue_at / enqueue_in
+  (lock expiries, webhook retries) onto their queues when due.
+- A sweeper thread runs `sweep` every SWEEP_INTERVAL seconds: undispatched events (Redis
+  was down at commit), due webhook retries and expired locks that lost their jobs.
+- SIGTERM / SIGINT: RQ's warm shutdown — the current job finishes, then the worker exits.
+"""
+import logging
+import os
+import sys
+import threading
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Worker
+from rq.job import Job
+
+from backend import create_app
+from backend.common.queues import ALL_QUEUES, get_queue
+
+log = logging.getLogger("piaojia.worker")
+SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL_SECONDS", 30))
+
+_app = None
+_pid_with_fresh_pool = None
+
+
+def _application():
+    global _app
+    if _app is None:
+        _app = create_app()
+    return _app
+
+
+class AppJob(Job):
+    """Runs the job function inside the app context, with this process's own DB pool."""
+
+    def perform(self):
+        global _pid_with_fresh_pool
+        app = _application()
+        with app.app_context():
+            if _pid_with_fresh_pool != os.getpid():
+                from backend.extensions import db
+
+                db.engine.dispose(close=False)  # never share the parent's connections across fork
+                _pid_with_fresh_pool = os.getpid()
+            return super().perform()
+
+
+def _sweep_forever(app, stop: threading.Event):
+    from backend.notifications.jobs import sweep
+
+    while not stop.wait(SWEEP_INTERVAL):
+        try:
+            with app.app_context():
+                counts = sweep()
+                if any(counts.values()):
+                    log.info("sweep enqueued due work", extra=counts)
+        except Exception:  # noqa: BLE001 - keep sweeping; the error is logged
+            log.exception("sweep failed")
+
+
+def main(argv=None) -> int:
+    app = _application()
+    if not app.config.get("REDIS_URL"):
+        print("backend.worker needs REDIS_URL (without it, jobs run inline in the web process).", file=sys.stderr)
+        return 2
+    with app.app_context():
+        queues = [get_queue(name) for name in ALL_QUEUES]
+        connection = queues[0].connection
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_forever, args=(app, stop), name="piaojia-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        while True:
+            worker = Worker(queues, connection=connection, job_class=AppJob)
+            try:
+                worker.work(with_scheduler=True, logging_level=app.config.get("LOG_LEVEL", "INFO"))
+                return 0  # a warm shutdown (SIGTERM/SIGINT) ends here
+            except RedisConnectionError:
+                # Redis went away: wait for it and start over; nothing is lost, the
+                # database still says what is due and the sweeper re-enqueues it.
+                log.warning("lost the Redis connection; retrying in 2 s")
+                if stop.wait(2):
+                    return 0
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
