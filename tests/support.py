@@ -190,3 +190,13 @@ class UnitClient:
 
 def receipt_key(receipt: dict) -> str:
     return f"{receipt['code']}-{receipt['number']}"
+
+
+def citizen_login(client, handle="zhangsan") -> dict:
+    """Logs a demo citizen in through the real path: the demo identity provider signs a
+    海易办-style assertion, which /auth/citizen verifies like any other. Returns headers."""
+    assertion = client.post("/api/v1/demo/assertion", json={"citizen": handle})
+    assert assertion.status_code == 200, assertion.get_data(as_text=True)
+    tokens = client.post("/api/v1/auth/citizen", json={"assertion": assertion.json["assertion"]})
+    assert tokens.status_code == 200, tokens.get_data(as_text=True)
+    return bearer(tokens.json["access_token"])
