@@ -55,9 +55,9 @@ def _init_extensions(app):
 
 def _register_blueprints(app):
     from backend.extensions import api
-    from backend.blueprints import BLUEPRINTS, PLAIN_BLUEPRINTS
+    from backend.blueprints import BLUEPRINTS, PLAIN_BLUEPRINTS, demo_blueprints
 
-    for blp in BLUEPRINTS:
+    for blp in [*BLUEPRINTS, *demo_blueprints(app)]:
         api.register_blueprint(blp)
     for blp in PLAIN_BLUEPRINTS:
         app.register_blueprint(blp)

@@ -4,6 +4,7 @@
 instance folder, jobs inline, generated secrets, demo identity provider), `production`
 (everything required comes from the environment) or `test`.
 """
+import json
 import os
 
 
@@ -26,7 +27,12 @@ class BaseConfig:
     PII_HASH_KEY = os.environ.get("PII_HASH_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     # hide_parameters: SQL errors in logs never carry personal data.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # json_serializer: Chinese stays readable (and searchable) in JSON columns on SQLite too.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+        "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False),
+    }
     REDIS_URL = os.environ.get("REDIS_URL") or None
     NODE_PROVINCE = os.environ.get("NODE_PROVINCE", "46")
     HAIYIBAN_JWKS = os.environ.get("HAIYIBAN_JWKS") or None

@@ -1,11 +1,13 @@
 """Citizen inbox and live stream; units' webhook endpoint and delivery log."""
-from flask import Response, current_app, g, request, stream_with_context
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.common.auth import authenticate_citizen, bearer_token, citizen_required, client_required
 from backend.common.errors import Unauthorized
 from backend.common.idempotency import idempotent
+from backend.common.redis_client import get_redis
+from backend.extensions import db
 from backend.notifications import services, stream, unit_webhooks
 from backend.notifications.schemas import (
     DeliveryArgsSchema,
@@ -64,9 +66,10 @@ class Stream(MethodView):
             raise Unauthorized("A Bearer access token is required.", code="missing_token")
         citizen = authenticate_citizen(token)
         last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-        app = current_app._get_current_object()
-        frames = stream.events(app, citizen.id_hash, last_event_id, stream.max_seconds())
-        response = Response(stream_with_context(frames), mimetype="text/event-stream")
+        position = stream.resume_point(db.session, citizen.id_hash, last_event_id)
+        db.session.remove()  # hold no connection for the life of the stream
+        frames = stream.events(db.engine, get_redis(), citizen.id_hash, position, current_app.config["STREAM_MAX_SECONDS"])
+        response = Response(frames, mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response

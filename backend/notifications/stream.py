@@ -4,16 +4,16 @@ With Redis, every web process subscribes to the citizen's pub/sub channel, so an
 process can serve any citizen; without it (the embedded default) the stream polls the
 inbox. `Last-Event-ID` resumes from the inbox. Heartbeat comments keep proxies from
 closing an idle stream; each stream ends after STREAM_MAX_SECONDS and the browser's
-EventSource reconnects with Last-Event-ID, so a worker is never held forever.
+EventSource reconnects with Last-Event-ID, so no worker is held forever.
+
+The frame generator needs no Flask context: it gets the engine and the Redis client and
+holds a database connection only for the instant of each query.
 """
 import json
 import time
 
-from flask import current_app
 from sqlalchemy import select
 
-from backend.common.redis_client import get_redis
-from backend.extensions import db
 from backend.notifications.channels import notification_payload, stream_channel
 from backend.notifications.models import Notification
 
@@ -21,72 +21,64 @@ HEARTBEAT_SECONDS = 15
 POLL_SECONDS = 1.0
 
 
-def _frame(payload: dict) -> str:
+def frame(payload: dict) -> str:
     data = json.dumps(payload, ensure_ascii=False)
     return f"id: {payload['id']}\nevent: {payload['type']}\ndata: {data}\n\n"
 
 
-def _after(payer_hash: str, notification_id: int, limit=500) -> list[Notification]:
-    return db.session.scalars(
-        select(Notification).where(Notification.payer_hash == payer_hash, Notification.id > notification_id)
-        .order_by(Notification.id).limit(limit)).all()
-
-
-def _resume_point(payer_hash: str, last_event_id: str | None) -> int:
+def resume_point(session, payer_hash: str, last_event_id: str | None) -> int:
     """The inbox position to resume after: the notification of Last-Event-ID, or now."""
     if last_event_id:
-        found = db.session.scalar(select(Notification.id).where(Notification.payer_hash == payer_hash, Notification.event_id == last_event_id))
+        found = session.scalar(select(Notification.id).where(Notification.payer_hash == payer_hash, Notification.event_id == last_event_id))
         if found is not None:
             return found
-    latest = db.session.scalar(select(Notification.id).where(Notification.payer_hash == payer_hash).order_by(Notification.id.desc()).limit(1))
+    latest = session.scalar(select(Notification.id).where(Notification.payer_hash == payer_hash).order_by(Notification.id.desc()).limit(1))
     return latest or 0
 
 
-def events(app, payer_hash: str, last_event_id: str | None, max_seconds: float):
-    """Generator of SSE frames. Holds no database connection while waiting."""
-    with app.app_context():
-        redis = get_redis()
-        pubsub = None
-        if redis is not None:
-            pubsub = redis.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(stream_channel(payer_hash))  # before the replay, so nothing falls between
-        position = _resume_point(payer_hash, last_event_id)
-        sent = set()
-        yield f"retry: 3000\n: connected\n\n"
-        try:
-            for n in _after(payer_hash, position):
-                position = n.id
-                sent.add(n.event_id)
-                yield _frame(notification_payload(n))
-            db.session.remove()
-            deadline = time.monotonic() + max_seconds
-            last_beat = time.monotonic()
-            while time.monotonic() < deadline:
-                if pubsub is not None:
-                    message = pubsub.get_message(timeout=min(HEARTBEAT_SECONDS, max(deadline - time.monotonic(), 0.01)))
-                    if message and message.get("type") == "message":
-                        payload = json.loads(message["data"])
-                        if payload["id"] not in sent:
-                            sent.add(payload["id"])
-                            yield _frame(payload)
-                            last_beat = time.monotonic()
-                else:
-                    time.sleep(POLL_SECONDS)
-                    for n in _after(payer_hash, position):
-                        position = n.id
-                        if n.event_id not in sent:
-                            sent.add(n.event_id)
-                            yield _frame(notification_payload(n))
-                            last_beat = time.monotonic()
-                    db.session.remove()
-                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                    last_beat = time.monotonic()
-                    yield ": heartbeat\n\n"
-        finally:
+def _after(engine, payer_hash: str, position: int, limit=500) -> list[dict]:
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        rows = session.scalars(select(Notification).where(Notification.payer_hash == payer_hash, Notification.id > position)
+                               .order_by(Notification.id).limit(limit)).all()
+        return [(n.id, notification_payload(n)) for n in rows]
+
+
+def events(engine, redis, payer_hash: str, position: int, max_seconds: float, clock=time.monotonic):
+    """Generator of SSE frames: replay after `position`, then live events until the deadline."""
+    pubsub = None
+    if redis is not None:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(stream_channel(payer_hash))  # before the replay, so nothing falls in between
+    sent = set()
+    try:
+        yield "retry: 3000\n: connected\n\n"
+        for position, payload in _after(engine, payer_hash, position):
+            sent.add(payload["id"])
+            yield frame(payload)
+        deadline = clock() + max_seconds
+        last_beat = clock()
+        while clock() < deadline:
+            fresh = []
             if pubsub is not None:
-                pubsub.close()
-            db.session.remove()
-
-
-def max_seconds() -> float:
-    return float(current_app.config.get("STREAM_MAX_SECONDS", 3600))
+                message = pubsub.get_message(timeout=min(HEARTBEAT_SECONDS, max(deadline - clock(), 0.01)))
+                if message and message.get("type") == "message":
+                    fresh = [json.loads(message["data"])]
+            else:
+                time.sleep(POLL_SECONDS)
+                rows = _after(engine, payer_hash, position)
+                if rows:
+                    position = rows[-1][0]
+                fresh = [payload for _, payload in rows]
+            for payload in fresh:
+                if payload["id"] not in sent:
+                    sent.add(payload["id"])
+                    last_beat = clock()
+                    yield frame(payload)
+            if clock() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = clock()
+                yield ": heartbeat\n\n"
+    finally:
+        if pubsub is not None:
+            pubsub.close()

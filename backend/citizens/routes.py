@@ -1,0 +1,72 @@
+"""Citizens: login with 海易办, their profile and their wallet."""
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.citizens import services, wallet
+from backend.citizens.schemas import AssertionSchema, ProfileSchema, RefreshSchema, TokenPairSchema, WalletArgsSchema
+from backend.common.auth import citizen_required
+
+auth_blp = Blueprint("citizen_auth", __name__, url_prefix="/api/v1/auth", description="Citizens: sign in with a 海易办 identity assertion")
+me_blp = Blueprint("citizen_wallet", __name__, url_prefix="/api/v1/me", description="Citizens: personal digital account (个人数字账户)")
+
+RECEIPT_JSON = {"application/json": {"schema": {"type": "object", "description": "ReceiptWire (payer.id_number unmasked for its owner) plus key, lifecycle, lifecycle_detail, lock, reimbursement, reimbursed_amount, remaining_amount, display_status; in detail also timeline and ledger."}}}
+
+
+@auth_blp.route("/citizen")
+class CitizenLogin(MethodView):
+    @auth_blp.arguments(AssertionSchema)
+    @auth_blp.response(200, TokenPairSchema)
+    @auth_blp.alt_response(401, description="assertion refused: invalid_assertion, assertion_expired, wrong_audience, wrong_issuer, unknown_key, algorithm_not_allowed, missing_claim")
+    def post(self, data):
+        """Sign in (opens the personal digital account at first sign-in)."""
+        return services.login(data["assertion"])
+
+
+@auth_blp.route("/refresh")
+class Refresh(MethodView):
+    @auth_blp.arguments(RefreshSchema)
+    @auth_blp.response(200, TokenPairSchema)
+    def post(self, data):
+        """Rotate: spend the refresh token, get a new pair."""
+        return services.refresh(data["refresh_token"])
+
+
+@auth_blp.route("/logout")
+class Logout(MethodView):
+    @auth_blp.arguments(RefreshSchema)
+    @auth_blp.response(204)
+    def post(self, data):
+        """Sign out every session of this login."""
+        services.logout(data["refresh_token"])
+
+
+@me_blp.route("")
+class Me(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.response(200, ProfileSchema)
+    @me_blp.doc(security=[{"bearer": []}])
+    def get(self):
+        return services.profile(g.citizen)
+
+
+@me_blp.route("/receipts")
+class Receipts(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.arguments(WalletArgsSchema, location="query")
+    @me_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "`{items, next_cursor}`, newest first", "content": RECEIPT_JSON}})
+    def get(self, args):
+        """Every receipt issued to me, in any province, with live status."""
+        return wallet.list_receipts(g.citizen, **args)
+
+
+@me_blp.route("/receipts/<key>")
+class ReceiptDetail(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the receipt", "content": RECEIPT_JSON}})
+    def get(self, key):
+        """One receipt: every element, display status, timeline and ledger."""
+        return wallet.get_receipt(g.citizen, key)

@@ -1,0 +1,52 @@
+from marshmallow import RAISE, Schema, fields, validate
+
+from backend.citizens.wallet import STATUSES
+from backend.common.validators import FullMatch
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class AssertionSchema(Strict):
+    assertion = fields.String(required=True, validate=validate.Length(min=1, max=8192),
+                              metadata={"description": "the identity JWT 海易办 handed the mini-app"})
+
+
+class RefreshSchema(Strict):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String()
+    refresh_token = fields.String(metadata={"description": "single use; reusing a spent one signs out every session of this login"})
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+class ProfileSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    id_type = fields.String()
+    id_number = fields.String(metadata={"description": "unmasked: this answer goes only to its owner"})
+    id_number_masked = fields.String()
+    phone = fields.String(allow_none=True)
+    created_at = fields.String()
+    last_login_at = fields.String()
+
+
+class WalletArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={
+        "description": "issued (正常) | authorized (已授权) | locked (报销中) | partial (部分报销) | reimbursed (已报销) | red_reversed | paper_exchanged | voided"})
+    province = fields.String(validate=FullMatch(r"^[0-9]{2}$"))
+    issuer = fields.String(validate=validate.Length(max=64), metadata={"description": "issuer id or credit code"})
+    date_from = fields.Date()
+    date_to = fields.Date()
+    q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "text anywhere in the receipt (issuer, items, number…)"})
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class DemoAssertionRequestSchema(Strict):
+    citizen = fields.String(required=True, metadata={"example": "zhangsan"})

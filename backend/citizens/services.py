@@ -1,0 +1,109 @@
+"""Citizens' accounts: login with a 海易办 assertion, rotating refresh tokens, profile."""
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.citizens.identity import verify_assertion
+from backend.citizens.models import Citizen, RefreshToken
+from backend.common import tokens
+from backend.common.crypto import mask_id_number, pii, sha256_hex
+from backend.common.errors import Unauthorized
+from backend.common.models import as_utc, new_uuid, utcnow
+from backend.extensions import db
+
+ID_CONTEXT = "citizen-id-number"
+PHONE_CONTEXT = "citizen-phone"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code = "invalid_refresh_token"
+    title = "登录已失效，请重新登录"
+
+
+def _issue_pair(citizen: Citizen, family_id: str) -> dict:
+    cfg = current_app.config
+    refresh = "rt_" + secrets.token_urlsafe(32)
+    db.session.add(RefreshToken(citizen_id=citizen.id, family_id=family_id, token_hash=sha256_hex(refresh),
+                                expires_at=utcnow() + timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"])))
+    access = tokens.issue(citizen.id, tokens.AUDIENCE_CITIZEN, cfg["ACCESS_TOKEN_TTL_SECONDS"])
+    return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": cfg["ACCESS_TOKEN_TTL_SECONDS"]}
+
+
+def login(assertion: str) -> dict:
+    """Opens the personal digital account on first login; updates it afterwards."""
+    identity = verify_assertion(assertion)
+    cipher = pii()
+    citizen = db.session.scalar(select(Citizen).where(Citizen.sub == identity.sub))
+    if citizen is None:
+        citizen = Citizen(id=new_uuid(), sub=identity.sub)
+        db.session.add(citizen)
+    citizen.name = identity.name
+    citizen.id_type = identity.id_type
+    citizen.id_hash = cipher.lookup_hash(identity.id_type, identity.id_number)
+    citizen.id_enc = cipher.encrypt(identity.id_number, ID_CONTEXT)
+    citizen.phone_enc = cipher.encrypt(identity.phone, PHONE_CONTEXT) if identity.phone else None
+    citizen.last_login_at = utcnow()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same person's first two logins at once
+        db.session.rollback()
+        return login(assertion)
+    pair = _issue_pair(citizen, family_id=new_uuid())
+    db.session.commit()
+    return pair
+
+
+def refresh(refresh_token: str) -> dict:
+    """Single use: spends the token and returns a new pair. Reusing a spent token means it
+    leaked, so the whole family is revoked."""
+    digest = sha256_hex(refresh_token or "")
+    token = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest))
+    now = utcnow()
+    if token is None:
+        raise InvalidRefreshToken("Unknown refresh token.")
+    if token.revoked_at is not None:
+        raise InvalidRefreshToken("This session was signed out.")
+    if as_utc(token.expires_at) <= now:
+        raise InvalidRefreshToken("The refresh token has expired.", code="refresh_token_expired")
+    spent = db.session.execute(
+        update(RefreshToken).where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None)).values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if spent != 1:
+        _revoke_family(token.family_id, now)
+        db.session.commit()
+        current_app.logger.warning("refresh token reuse: family revoked", extra={"family_id": token.family_id})
+        raise InvalidRefreshToken("This refresh token was already used; every session of this login is now signed out.",
+                                  code="refresh_token_reused")
+    citizen = db.session.get(Citizen, token.citizen_id)
+    pair = _issue_pair(citizen, token.family_id)
+    db.session.commit()
+    return pair
+
+
+def _revoke_family(family_id: str, now):
+    db.session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                       .values(revoked_at=now).execution_options(synchronize_session=False))
+
+
+def logout(refresh_token: str) -> None:
+    token = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(refresh_token or "")))
+    if token is not None:
+        _revoke_family(token.family_id, utcnow())
+        db.session.commit()
+
+
+def id_number(citizen: Citizen) -> str:
+    return pii().decrypt(citizen.id_enc, ID_CONTEXT)
+
+
+def profile(citizen: Citizen) -> dict:
+    """The owner's own view: the ID number unmasked (DESIGN §7)."""
+    phone = pii().decrypt(citizen.phone_enc, PHONE_CONTEXT) if citizen.phone_enc else None
+    number = id_number(citizen)
+    return {"id": citizen.id, "name": citizen.name, "id_type": citizen.id_type, "id_number": number,
+            "id_number_masked": mask_id_number(number), "phone": phone, "created_at": as_utc(citizen.created_at).isoformat(),
+            "last_login_at": as_utc(citizen.last_login_at).isoformat()}

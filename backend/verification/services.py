@@ -1,0 +1,31 @@
+"""Public verification by elements (真伪鉴别、状态查询): nothing personal in the answer,
+and a wrong element answers exactly like an unknown receipt."""
+import hmac
+
+from sqlalchemy import select
+
+from backend.common.money import parse_fen
+from backend.extensions import db
+from backend.receipts.models import Receipt
+from backend.receipts.presenters import status_fields
+
+NOT_AUTHENTIC = {"authentic": False}
+
+
+def verify(code: str, number: str, check_code: str, issue_date, total_amount: str) -> dict:
+    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number))
+    if receipt is None:
+        return dict(NOT_AUTHENTIC)
+    ok = hmac.compare_digest(receipt.check_code.encode(), check_code.encode())
+    ok &= receipt.issue_date == issue_date
+    ok &= receipt.total_fen == parse_fen(total_amount)
+    if not ok:
+        return dict(NOT_AUTHENTIC)
+    status = status_fields(receipt)
+    return {
+        "authentic": True, "key": receipt.key, "lifecycle": receipt.lifecycle, "display_status": status["display_status"],
+        "reimbursement": status["reimbursement"], "remaining_amount": status["remaining_amount"],
+        "issuer": {"name": receipt.elements["issuer"]["name"], "credit_code": receipt.elements["issuer"]["credit_code"]},
+        "issue_date": receipt.issue_date.isoformat(), "total_amount": receipt.elements["total_amount"],
+        "title": receipt.elements.get("title"),
+    }
