@@ -1,7 +1,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from backend.citizens.wallet import STATUSES
-from backend.common.validators import FullMatch
+from backend.common.validators import FullMatch, IsoDate
 
 
 class Strict(Schema):
@@ -41,8 +41,8 @@ class WalletArgsSchema(Schema):
         "description": "issued (正常) | authorized (已授权) | locked (报销中) | partial (部分报销) | reimbursed (已报销) | red_reversed | paper_exchanged | voided"})
     province = fields.String(validate=FullMatch(r"^[0-9]{2}$"))
     issuer = fields.String(validate=validate.Length(max=64), metadata={"description": "issuer id or credit code"})
-    date_from = fields.Date()
-    date_to = fields.Date()
+    date_from = IsoDate()
+    date_to = IsoDate()
     q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "text anywhere in the receipt (issuer, items, number…)"})
     cursor = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

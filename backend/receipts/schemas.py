@@ -5,7 +5,7 @@ exactly two decimals (business rules in `rules.py` add it up), dates are ISO 860
 """
 from marshmallow import RAISE, Schema, fields, validate
 
-from backend.common.validators import FullMatch
+from backend.common.validators import FullMatch, IsoDate
 
 AMOUNT = FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
 QUANTITY = FullMatch(r"^[0-9]{1,9}(\.[0-9]{1,4})?$", error="must be a decimal string with at most 4 places")
@@ -50,9 +50,9 @@ class PaymentsSchema(StrictSchema):
 
 class VisitSchema(StrictSchema):
     visit_type = fields.String(required=True, validate=validate.OneOf(("outpatient", "emergency", "inpatient", "physical_exam", "other")))
-    visit_date = fields.Date()
-    admission_date = fields.Date()
-    discharge_date = fields.Date()
+    visit_date = IsoDate()
+    admission_date = IsoDate()
+    discharge_date = IsoDate()
     department = Text(100)
     medical_record_no = Text(64)
     inpatient_no = Text(64)
@@ -90,7 +90,7 @@ class ReceiptWireSchema(StrictSchema):
     check_code = fields.String(required=True, validate=CHECK_CODE)
     title = Text(100, required=True)
     kind = fields.String(required=True, validate=validate.OneOf(("outpatient", "inpatient")))
-    issue_date = fields.Date(required=True)
+    issue_date = IsoDate(required=True)
     issued_at = fields.AwareDateTime(required=True)
     issuer = fields.Nested(IssuerRefSchema, required=True)
     clerk = Text(50)

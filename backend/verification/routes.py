@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields
 
-from backend.common.validators import FullMatch
+from backend.common.validators import FullMatch, IsoDate
 from backend.extensions import limiter
 from backend.verification import services
 
@@ -17,7 +17,7 @@ class VerifyRequestSchema(Schema):
     code = fields.String(required=True, validate=FullMatch(r"^[0-9]{8}$"))
     number = fields.String(required=True, validate=FullMatch(r"^[0-9]{10}$"))
     check_code = fields.String(required=True, validate=FullMatch(r"^[A-Za-z0-9]{6}$"))
-    issue_date = fields.Date(required=True)
+    issue_date = IsoDate(required=True)
     total_amount = fields.String(required=True, validate=FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$"))
 
 
