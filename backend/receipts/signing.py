@@ -86,6 +86,10 @@ def jwk_thumbprint(jwk: dict) -> str:
 def platform_signer() -> PlatformSigner:
     signer = current_app.extensions.get("piaojia_platform_signer")
     if signer is None:
-        signer = PlatformSigner(current_app.config["PLATFORM_SIGNING_KEY"])
+        value = current_app.config["PLATFORM_SIGNING_KEY"]
+        if not value.lstrip().startswith("-----BEGIN"):  # a path to the PEM file
+            with open(value, encoding="ascii") as fh:
+                value = fh.read()
+        signer = PlatformSigner(value)
         current_app.extensions["piaojia_platform_signer"] = signer
     return signer
