@@ -4,6 +4,9 @@ BLUEPRINTS are flask-smorest blueprints (documented in the OpenAPI spec);
 PLAIN_BLUEPRINTS are ordinary Flask ones (health checks, static mini-app).
 """
 from backend.admin.routes import blp as admin_blp
+from backend.authorizations.routes import landing_blp as qr_landing_blp
+from backend.authorizations.routes import me_blp as citizen_authorizations_blp
+from backend.authorizations.routes import unit_blp as unit_authorizations_blp
 from backend.citizens.routes import auth_blp as citizen_auth_blp
 from backend.citizens.routes import me_blp as citizen_me_blp
 from backend.clients.routes import blp as oauth_blp
@@ -16,7 +19,7 @@ from backend.verification.routes import blp as verify_blp
 
 BLUEPRINTS = [
     oauth_blp, admin_blp, receipts_blp, citizen_auth_blp, citizen_me_blp, notifications_blp, verify_blp,
-    unit_blp, unit_webhook_blp,
+    citizen_authorizations_blp, unit_blp, unit_authorizations_blp, unit_webhook_blp,
 ]
 
 
@@ -26,4 +29,4 @@ def demo_blueprints(app):
     from backend.demo.routes import blp as demo_blp
 
     return [demo_blp] if demo_identity_provider_active(app) else []
-PLAIN_BLUEPRINTS = [ops_blp]
+PLAIN_BLUEPRINTS = [ops_blp, qr_landing_blp]

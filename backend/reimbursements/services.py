@@ -11,9 +11,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 
-from backend.authorizations.models import Authorization
+from backend.authorizations.models import Authorization, AuthorizedReceipt
 from backend.authorizations.queries import active_grant
 from backend.common.actors import SYSTEM, Actor
 from backend.common.crypto import sha256_hex
@@ -164,17 +164,21 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
                     authorization_id=grant.authorization_id if grant else None, locked_at=now, expires_at=expires_at)
     db.session.add(lock_row)
     db.session.flush()
+    conditions = [Receipt.id == receipt.id, Receipt.lock_id.is_(None), Receipt.lifecycle == "issued",
+                  Receipt.reimbursed_fen < Receipt.total_fen]
+    if grant is not None:  # the authorization must still stand as the lock is taken (a revocation may race)
+        conditions.append(exists().where(AuthorizedReceipt.id == grant.id, AuthorizedReceipt.revoked_at.is_(None),
+                                         AuthorizedReceipt.expires_at > now))
     taken = db.session.execute(
         update(Receipt)
-        .where(Receipt.id == receipt.id, Receipt.lock_id.is_(None), Receipt.lifecycle == "issued",
-               Receipt.reimbursed_fen < Receipt.total_fen)
+        .where(*conditions)
         .values(lock_id=lock_row.id, lock_unit_id=unit.id, lock_token_hash=lock_row.token_hash, locked_at=now,
                 lock_expires_at=expires_at, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
         db.session.rollback()
-        raise ReceiptLockedByOther(f"Receipt {key} was locked by another unit a moment ago.")
+        raise ReceiptLockedByOther(f"Receipt {key} was locked, or its authorization revoked, a moment ago.")
     record_change(receipt, "receipt.locked", unit_actor(unit),
                   data={"unit": unit.public_view, "mode": mode, "expires_at": expires_at.isoformat()})
     log_access([receipt.id], unit, "lock")
