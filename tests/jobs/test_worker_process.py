@@ -1,5 +1,6 @@
 """The production path for real: `python -m backend.worker` as its own process, on real
 Redis and PostgreSQL, with the web side enqueueing after commit."""
+import json
 import os
 import signal
 import subprocess
@@ -82,7 +83,8 @@ def test_sigterm_is_a_graceful_shutdown(app_ctx, redis_url):
 
     redis = Redis.from_url(redis_url)
     deadline = time.monotonic() + 15
-    while not Worker.all(connection=redis) and time.monotonic() < deadline:
+    # Idle means registered and past installing its signal handlers.
+    while not any(w.get_state() == "idle" for w in Worker.all(connection=redis)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert Worker.all(connection=redis), proc.stderr.read1().decode() if proc.poll() is not None else "worker never registered"
     assert stop(proc, signal.SIGTERM) == 0
@@ -149,3 +151,42 @@ def test_redis_stopped_and_restarted_mid_traffic(app_ctx, operator, tmp_path):
     finally:
         redis_proc.kill()
         redis_proc.wait(5)
+
+
+def test_sse_client_gets_the_event_after_an_issuer_webhook(app_ctx, client, operator, redis_url, worker):
+    from tests.api.test_notifications import read_frames
+    from tests.support import ZHANG_SAN_ID, citizen_login
+
+    zhang = citizen_login(client, "zhangsan")
+    hospital = operator.register_hospital()
+    with redis_at(app_ctx, redis_url):
+        app_ctx.config["STREAM_MAX_SECONDS"] = 15
+        try:
+            stream = app_ctx.test_client().get("/api/v1/me/stream", headers=zhang, buffered=False)
+            frames = []
+            import threading
+
+            reader = threading.Thread(target=lambda: frames.extend(read_frames(stream, 1, timeout=15)), daemon=True)
+            reader.start()
+            time.sleep(0.5)  # the stream subscribes before anything is published
+            _, sent = hospital.issue(payer_id=ZHANG_SAN_ID)
+            reader.join(15)
+        finally:
+            app_ctx.config["STREAM_MAX_SECONDS"] = 3600
+    assert [f["event"] for f in frames] == ["receipt.issued"]
+    assert receipt_key(sent) in frames[0]["data"]
+
+
+def test_lock_expiry_is_scheduled_and_notifies_citizen_and_unit(app_ctx, operator, redis_url, worker, monkeypatch):
+    from backend.receipts.models import Receipt, TimelineEntry
+
+    monkeypatch.setitem(app_ctx.config, "LOCK_TTL_SECONDS", 2)
+    unit = UnitClient.open(operator)
+    _, sent = operator.register_hospital().issue()
+    with Receiver() as receiver, redis_at(app_ctx, redis_url):
+        unit.client.put("/api/v1/unit/webhook", headers=unit.headers, json={"url": receiver.url})
+        assert unit.lock_with_proof(sent).status_code == 201
+        wait_for(lambda: count(TimelineEntry, TimelineEntry.event == "receipt.lock_expired"), timeout=30, what="the expiry job")
+        wait_for(lambda: count(Notification, Notification.type == "receipt.lock_expired"), what="the citizen's notification")
+        wait_for(lambda: "receipt.lock_expired" in [json.loads(r["body"])["type"] for r in receiver.requests], what="the unit's webhook")
+    assert db.session.scalar(select(Receipt.lock_id)) is None
