@@ -1,8 +1,11 @@
 """`python -m backend.worker`: the RQ worker, with its scheduler, on all of the project's
 queues (DESIGN §5a), plus a periodic sweep.
 
-- Each job runs inside a Flask app context (AppJob), in RQ's forked work horse; the horse
-  drops the database connections it inherited and opens its own.
+- Jobs run in the worker process itself (RQ's SimpleWorker), inside a Flask app context
+  (AppJob): our jobs are short database-and-HTTP tasks, and forking a work horse per job
+  cost more than the job (bench/push). Crash safety does not depend on the horse: every
+  job acts on database rows that stay due until done, and the sweeper re-enqueues them.
+  Run several worker processes for parallelism.
 - The scheduler (`with_scheduler=True`) moves jobs scheduled with enqueue_at / enqueue_in
   (lock expiries, webhook retries) onto their queues when due.
 - A sweeper thread runs `sweep` every SWEEP_INTERVAL seconds: undispatched events (Redis
@@ -15,7 +18,7 @@ import sys
 import threading
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import Worker
+from rq import SimpleWorker
 from rq.job import Job
 
 from backend import create_app
@@ -45,7 +48,7 @@ class AppJob(Job):
             if _pid_with_fresh_pool != os.getpid():
                 from backend.extensions import db
 
-                db.engine.dispose(close=False)  # never share the parent's connections across fork
+                db.engine.dispose(close=False)  # never share connections across a fork
                 _pid_with_fresh_pool = os.getpid()
             return super().perform()
 
@@ -76,7 +79,7 @@ def main(argv=None) -> int:
     sweeper.start()
     try:
         while True:
-            worker = Worker(queues, connection=connection, job_class=AppJob)
+            worker = SimpleWorker(queues, connection=connection, job_class=AppJob)
             try:
                 worker.work(with_scheduler=True, logging_level=app.config.get("LOG_LEVEL", "INFO"))
                 return 0  # a warm shutdown (SIGTERM/SIGINT) ends here

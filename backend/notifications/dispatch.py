@@ -30,10 +30,21 @@ def after_commit(func, *args, at=None, queue="default", job_id=None):
     db.session.info.setdefault(PENDING_KEY, []).append((func, args, at, queue, job_id))
 
 
-def enqueue(func, *args, at=None, queue="default", job_id=None) -> bool:
-    """Enqueues on RQ; False (and logged) when Redis is unreachable."""
+def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=False) -> bool:
+    """Enqueues on RQ; False (and logged) when Redis is unreachable. With `unless_pending`
+    (the sweeper), a job whose id is still queued, scheduled or running is left alone."""
     try:
         q = get_queue(queue)
+        if unless_pending and job_id:
+            from rq.job import Job, JobStatus
+            from rq.exceptions import NoSuchJobError
+
+            try:
+                status = Job.fetch(job_id, connection=q.connection).get_status()
+            except NoSuchJobError:
+                status = None
+            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED):
+                return True
         if at is not None:
             q.enqueue_at(at, func, *args, retry=JOB_RETRY, job_id=job_id)
         else:

@@ -136,9 +136,10 @@ def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
     locks = db.session.scalars(
         select(Lock.id).where(Lock.ended_at.is_(None), Lock.expires_at <= now).order_by(Lock.expires_at).limit(batch)).all()
     db.session.rollback()
-    work = [(deliver_event, e, "notifications") for e in events] + [(send_unit_webhook, d, "webhooks") for d in deliveries] + \
-        [(expire_lock, lock_id, "default") for lock_id in locks]
-    for func, arg, queue in work:
+    work = [(deliver_event, e, "notifications", f"deliver-{e}") for e in events] + \
+        [(send_unit_webhook, d, "webhooks", f"webhook-{d}-sweep") for d in deliveries] + \
+        [(expire_lock, lock_id, "default", f"expire-{lock_id}-sweep") for lock_id in locks]
+    for func, arg, queue, job_id in work:
         if jobs_inline():
             try:
                 func(arg)
@@ -146,5 +147,5 @@ def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
                 db.session.rollback()
                 log.exception("inline sweep job failed", extra={"job": func.__name__})
         else:
-            enqueue(func, arg, queue=queue)
+            enqueue(func, arg, queue=queue, job_id=job_id, unless_pending=True)
     return {"events": len(events), "deliveries": len(deliveries), "locks": len(locks)}

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.common.actors import Actor
-from backend.common.crypto import pii
+from backend.common.crypto import pii, sha256_hex
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import utcnow
 from backend.common.money import parse_fen
@@ -84,10 +84,11 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str
             f"{len(violations)} rule(s) violated: " + "; ".join(v.message for v in violations[:5]),
             errors=[v.as_dict() for v in violations],
         )
-    if not signing.verify_issuer_signature(issuer.public_key_pem, issuer.alg, raw, raw["signature"]):
+    canonical = signing.canonical_bytes(raw)
+    if not signing.verify_issuer_signature(issuer.public_key_pem, issuer.alg, canonical, raw["signature"]):
         raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
 
-    digest = signing.content_hash(raw)
+    digest = sha256_hex(canonical)
     existing = find_receipt(raw["code"], raw["number"])
     if existing is not None:
         return _same_or_conflict(existing, issuer, digest), "unchanged"

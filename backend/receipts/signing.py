@@ -5,6 +5,7 @@ platform adds its supervision signature (财政监制签章) over the canonical 
 receipt *with* the issuer's signature, so it vouches for both content and issuer seal.
 """
 import binascii
+import functools
 import hashlib
 
 import jwt
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from flask import current_app
 
-from backend.common.crypto import b64url_decode, b64url_encode, sha256_hex
+from backend.common.crypto import b64url_decode, b64url_encode
 
 SIGNATURE_FIELDS = ("signature", "supervision_signature")
 
@@ -24,10 +25,7 @@ def canonical_bytes(data: dict) -> bytes:
     return rfc8785.dumps({k: v for k, v in data.items() if k not in SIGNATURE_FIELDS})
 
 
-def content_hash(data: dict) -> str:
-    return sha256_hex(canonical_bytes(data))
-
-
+@functools.lru_cache(maxsize=1024)
 def _load_public_key(pem: str):
     return serialization.load_pem_public_key(pem.encode())
 
@@ -52,10 +50,11 @@ def sign_es256(private_key, message: bytes) -> str:
     return b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
-def verify_issuer_signature(public_key_pem: str, alg: str, data: dict, signature: dict) -> bool:
+def verify_issuer_signature(public_key_pem: str, alg: str, canonical: bytes, signature: dict) -> bool:
+    """`canonical`: canonical_bytes() of the receipt, computed once by the caller."""
     if alg != "ES256" or signature.get("alg") != alg:
         return False
-    return verify_es256(_load_public_key(public_key_pem), canonical_bytes(data), signature["value"])
+    return verify_es256(_load_public_key(public_key_pem), canonical, signature["value"])
 
 
 class PlatformSigner:

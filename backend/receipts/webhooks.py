@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -121,7 +122,7 @@ def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
 def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
     if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
         raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
-    issuer = db.session.get(Issuer, issuer_id)
+    issuer = db.session.scalar(select(Issuer).where(Issuer.id == issuer_id).options(selectinload(Issuer.secrets)))
     if issuer is None:
         raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
     msg_id = authenticate(issuer, headers, body)
@@ -136,7 +137,7 @@ def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
     answer = {"key": receipt.key, "type": event_type, "result": result}
     db.session.add(InboundWebhook(issuer_id=issuer.id, webhook_id=msg_id, body_hash=body_hash, status_code=202, response=answer))
     db.session.commit()
-    log.info("issuer delivery applied", extra={"issuer_id": issuer.id, "event_type": event_type, "result": result, "receipt_key": receipt.key})
+    log.info("issuer delivery applied", extra={"issuer_id": issuer_id, "event_type": event_type, "result": result, "receipt_key": answer["key"]})
     return DeliveryResult(202, answer)
 
 
