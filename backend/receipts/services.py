@@ -4,7 +4,6 @@ Each function works inside the caller's transaction (the webhook delivery is one
 transaction together with its replay record) and raises domain errors; nothing here
 commits.
 """
-import copy
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -89,12 +88,17 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str
         raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
 
     digest = sha256_hex(canonical)
-    existing = find_receipt(raw["code"], raw["number"])
+    existing = db.session.execute(
+        select(Receipt.id, Receipt.issuer_id, Receipt.content_hash).where(Receipt.code == raw["code"], Receipt.number == raw["number"])
+    ).first()
     if existing is not None:
-        return _same_or_conflict(existing, issuer, digest), "unchanged"
+        if existing.issuer_id != issuer.id or existing.content_hash != digest:
+            raise ReceiptConflict(f"Receipt {raw['code']}-{raw['number']} was already accepted with different content.")
+        return db.session.get(Receipt, existing.id), "unchanged"
 
     payer = raw["payer"]
-    elements = {k: copy.deepcopy(v) for k, v in raw.items() if k not in signing.SIGNATURE_FIELDS}
+    # `raw` was parsed from this request's body: nothing else holds it, no copy needed.
+    elements = {k: v for k, v in raw.items() if k not in signing.SIGNATURE_FIELDS}
     elements["payer"] = {k: v for k, v in payer.items() if k != "id_number"}
     receipt = Receipt(
         code=raw["code"], number=raw["number"], province=raw["code"][:2], issuer_id=issuer.id,
@@ -110,12 +114,6 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str
     db.session.flush()
     record_change(receipt, "receipt.issued", _issuer_actor(issuer), data={"total_amount": raw["total_amount"]})
     return receipt, "applied"
-
-
-def _same_or_conflict(existing: Receipt, issuer: Issuer, digest: str) -> Receipt:
-    if existing.issuer_id != issuer.id or existing.content_hash != digest:
-        raise ReceiptConflict(f"Receipt {existing.key} was already accepted with different content.")
-    return existing
 
 
 def _owned_for_change(issuer: Issuer, data: dict) -> Receipt:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -122,7 +122,7 @@ def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
 def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
     if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
         raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
-    issuer = db.session.scalar(select(Issuer).where(Issuer.id == issuer_id).options(selectinload(Issuer.secrets)))
+    issuer = db.session.scalars(select(Issuer).where(Issuer.id == issuer_id).options(joinedload(Issuer.secrets))).unique().first()
     if issuer is None:
         raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
     msg_id = authenticate(issuer, headers, body)
