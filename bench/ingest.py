@@ -9,7 +9,6 @@ number, the supervision signature, the receipt + timeline + outbox + replay rows
 transaction, and (REDIS_URL set) the delivery job enqueued after commit.
 """
 import argparse
-import copy
 import hashlib
 import http.client
 import json

@@ -8,6 +8,7 @@ from backend.common.models import as_utc, utcnow
 from backend.common.money import format_fen
 from backend.extensions import db
 from backend.receipts.models import Receipt
+from backend.receipts.services import find_by_key
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
 
@@ -79,8 +80,7 @@ def list_claims(citizen) -> dict:
 
 
 def access_log(citizen, key: str) -> dict:
-    code, _, number = (key or "").partition("-")
-    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number, Receipt.payer_hash == citizen.id_hash))
+    receipt = find_by_key(key, payer_hash=citizen.id_hash)
     if receipt is None:
         raise NotFound(f"No receipt {key} in this wallet.", code="receipt_not_found", title="未找到该票据")
     rows = db.session.scalars(select(ReceiptAccess).where(ReceiptAccess.receipt_id == receipt.id).order_by(ReceiptAccess.id.desc()).limit(200))

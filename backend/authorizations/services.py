@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from backend.authorizations.models import Authorization, AuthorizationRequest, AuthorizedReceipt
 from backend.common.actors import Actor

@@ -18,6 +18,7 @@ from backend.extensions import db
 from backend.issuers.models import Issuer
 from backend.receipts import presenters
 from backend.receipts.models import Receipt
+from backend.receipts.services import find_by_key
 from backend.reimbursements.services import ledger_view
 from backend.units.views import unit_names
 
@@ -91,9 +92,7 @@ def list_receipts(citizen: Citizen, *, status=None, province=None, issuer=None, 
 
 
 def get_receipt(citizen: Citizen, key: str) -> dict:
-    code, _, number = (key or "").partition("-")
-    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number,
-                                                      Receipt.payer_hash == citizen.id_hash))
+    receipt = find_by_key(key, payer_hash=citizen.id_hash)
     if receipt is None:  # someone else's receipt answers exactly like an unknown one
         raise ReceiptNotFound(f"No receipt {key} in this wallet.")
     return present([receipt], detail=True)[0]

@@ -58,11 +58,21 @@ def _issuer_actor(issuer: Issuer) -> Actor:
     return Actor("issuer", issuer.id, issuer.name)
 
 
-def find_receipt(code: str, number: str, *, for_update=False) -> Receipt | None:
+def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | None = None) -> Receipt | None:
+    """The receipt with this code and number (only if its payer is `payer_hash`, when given);
+    `for_update` takes its row lock, which serialises every change of one receipt."""
     query = select(Receipt).where(Receipt.code == code, Receipt.number == number)
+    if payer_hash is not None:
+        query = query.where(Receipt.payer_hash == payer_hash)
     if for_update:
         query = query.with_for_update(of=Receipt)
     return db.session.scalar(query)
+
+
+def find_by_key(key: str, **kwargs) -> Receipt | None:
+    """Same, by the URL key `{code}-{number}`."""
+    code, _, number = (key or "").partition("-")
+    return find_receipt(code, number, **kwargs)
 
 
 def issue_receipt(issuer: Issuer, raw: dict, loaded: dict) -> tuple[Receipt, str]:

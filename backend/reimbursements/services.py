@@ -23,6 +23,7 @@ from backend.common.money import InvalidAmount, format_fen, parse_fen
 from backend.extensions import db
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
+from backend.receipts.services import find_by_key
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
 from backend.units.services import require_active, unit_actor
@@ -68,10 +69,7 @@ def _token_hash(token: str) -> str:
 
 
 def _load_for_update(key: str) -> Receipt:
-    code, _, number = (key or "").partition("-")
-    receipt = db.session.scalar(
-        select(Receipt).where(Receipt.code == code, Receipt.number == number).with_for_update(of=Receipt)
-    )
+    receipt = find_by_key(key, for_update=True)
     if receipt is None:
         raise ReceiptNotFound(f"No receipt {key} is available to this unit.")
     return receipt

@@ -11,6 +11,7 @@ from backend.common.models import utcnow
 from backend.extensions import db
 from backend.receipts import presenters
 from backend.receipts.models import Receipt
+from backend.receipts.services import find_by_key
 from backend.reimbursements import services as reimbursements
 from backend.reimbursements.models import LedgerEntry, Lock
 from backend.units.models import Unit
@@ -73,8 +74,7 @@ def list_receipts(unit: Unit, *, status="all", cursor=None, limit=20) -> dict:
 
 
 def get_receipt(unit: Unit, key: str) -> dict:
-    code, _, number = key.partition("-")
-    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number))
+    receipt = find_by_key(key)
     if receipt is None or not (
         receipt.lock_unit_id == unit.id
         or active_grant(unit.id, receipt.id) is not None

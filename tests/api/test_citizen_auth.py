@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 
-from backend.citizens.models import Citizen, RefreshToken
+from backend.citizens.models import Citizen
 from backend.extensions import db
 from tests.support import ZHANG_SAN_ID, bearer, citizen_login
 

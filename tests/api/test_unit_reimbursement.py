@@ -198,7 +198,6 @@ def test_frozen_unit_starts_nothing_new_but_finishes_its_locks(operator, centre,
 
 
 def test_cancelled_unit_loses_its_locks_and_access(operator, centre, insurer, sent):
-    key = receipt_key(sent)
     centre.lock_with_proof(sent)
     resp = operator.client.post(f"/api/v1/admin/units/{centre.id}/cancel", headers=operator.headers, json={"reason": "机构撤销"})
     assert resp.status_code == 200 and resp.json["status"] == "cancelled"

@@ -2,7 +2,6 @@
 import contextlib
 from datetime import timedelta
 
-import pytest
 from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import func, select
