@@ -25,6 +25,11 @@ def create_app(config=None):
         if missing:
             raise RuntimeError(f"Production configuration is missing: {', '.join(missing)}")
     instance_secrets.fill_missing(app)
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:  # behind a reverse proxy: client address (rate limits) and scheme from X-Forwarded-*
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     _init_extensions(app)
     _register_blueprints(app)

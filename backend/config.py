@@ -60,6 +60,8 @@ class BaseConfig:
     # How long one delivery attempt owns its row before another runner may take over.
     WEBHOOK_ATTEMPT_LEASE_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_LEASE_SECONDS", 60))
     STREAM_MAX_SECONDS = float(os.environ.get("STREAM_MAX_SECONDS", 3600))
+    # Number of trusted reverse proxies in front of the app (X-Forwarded-For/Proto/Host).
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

@@ -24,6 +24,7 @@ from backend.common.models import as_utc, utcnow
 from backend.extensions import db
 
 HEADER = "Idempotency-Key"
+BODY_CONTEXT = "idempotent-response"
 RETENTION = timedelta(hours=48)
 # A claim older than this is taken to belong to a crashed request and may be taken over.
 ABANDONED_AFTER = timedelta(seconds=60)
@@ -45,8 +46,21 @@ def _fingerprint() -> str:
     return sha256_hex(b"\n".join([request.method.encode(), request.path.encode(), request.get_data(cache=True)]))
 
 
+def _seal(body) -> dict:
+    """Stored answers can hold secrets (a lock token): kept encrypted like personal data."""
+    from backend.common.crypto import b64url_encode, pii
+
+    return {"sealed": b64url_encode(pii().encrypt(json.dumps(body, ensure_ascii=False), BODY_CONTEXT))}
+
+
+def _unseal(stored):
+    from backend.common.crypto import b64url_decode, pii
+
+    return json.loads(pii().decrypt(b64url_decode(stored["sealed"]), BODY_CONTEXT))
+
+
 def _replay(record) -> Response:
-    response = Response(json.dumps(record.response_body, ensure_ascii=False), status=record.response_status,
+    response = Response(json.dumps(_unseal(record.response_body), ensure_ascii=False), status=record.response_status,
                         mimetype=(record.response_headers or {}).get("Content-Type", "application/json"))
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -92,7 +106,7 @@ def _finish(client_id: str, key: str, response: Response):
     else:
         body = response.get_json(silent=True)
         db.session.execute(update(IdempotencyRecord).where(*where).values(
-            state="done", response_status=response.status_code, response_body=body,
+            state="done", response_status=response.status_code, response_body=_seal(body),
             response_headers={"Content-Type": response.mimetype}))
     db.session.commit()
 

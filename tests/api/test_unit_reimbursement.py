@@ -265,3 +265,12 @@ def test_unit_lists_and_reads_only_what_it_holds(centre, insurer, hospital, sent
     problem(centre.get(f"/receipts/{receipt_key(other)}"), 404, "receipt_not_found")
     actions = [a.action for a in db.session.scalars(select(ReceiptAccess).order_by(ReceiptAccess.id))]
     assert actions == ["lock", "list", "view"]
+
+
+def test_stored_idempotent_answers_do_not_hold_the_lock_token_in_clear(centre, sent):
+    from backend.reimbursements.models import IdempotencyRecord
+
+    token = centre.lock_with_proof(sent, idempotency_key="claim-sealed").json["lock_token"]
+    record = db.session.scalar(select(IdempotencyRecord))
+    assert token not in str(record.response_body)
+    assert centre.lock_with_proof(sent, idempotency_key="claim-sealed").json["lock_token"] == token

@@ -51,3 +51,17 @@ def test_verification_is_rate_limited_per_client(app, client, sent, monkeypatch)
     other = client.post("/api/v1/verify", json=elements(sent), environ_base={"REMOTE_ADDR": "10.1.1.2"})
     assert other.status_code == 200
     limiter.reset()
+
+
+def test_behind_a_proxy_the_forwarded_client_is_rate_limited(app, sent, monkeypatch):
+    from backend import create_app
+    from backend.extensions import limiter
+
+    proxied = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "PROXY_FIX_HOPS": 1,
+                          "VERIFY_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": "memory://"})
+    client = proxied.test_client()
+    limiter.reset()
+    first = [client.post("/api/v1/verify", json=elements(sent), headers={"X-Forwarded-For": "203.0.113.7"}).status_code for _ in range(3)]
+    other = client.post("/api/v1/verify", json=elements(sent), headers={"X-Forwarded-For": "203.0.113.8"}).status_code
+    limiter.reset()
+    assert first == [200, 200, 429] and other == 200
