@@ -8,8 +8,10 @@ from backend.common.errors import Unauthorized
 from backend.common.idempotency import idempotent
 from backend.common.redis_client import get_redis
 from backend.extensions import db
-from backend.notifications import services, stream, unit_webhooks
+from backend.notifications import chat, services, stream, unit_webhooks
 from backend.notifications.schemas import (
+    ChatBindingSchema,
+    QuotaGrantSchema,
     DeliveryArgsSchema,
     InboxArgsSchema,
     InboxSchema,
@@ -73,6 +75,43 @@ class Stream(MethodView):
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response
+
+
+@blp.route("/chat-bindings")
+class ChatBindings(MethodView):
+    decorators = [citizen_required]
+
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """My bound chat accounts, their remaining push quota and recent pushes."""
+        return chat.list_bindings(g.citizen)
+
+    @blp.arguments(ChatBindingSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data):
+        """Bind a chat account (the bot calls this with the citizen's token)."""
+        return chat.bind(g.citizen, data["channel"], data["external_id"]), 201
+
+
+@blp.route("/chat-bindings/<binding_id>/subscriptions")
+class ChatSubscriptions(MethodView):
+    decorators = [citizen_required]
+
+    @blp.arguments(QuotaGrantSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data, binding_id):
+        """The user agreed to N more messages (one-time subscriptions): quota += N."""
+        return chat.grant(g.citizen, binding_id, data["messages"])
+
+
+@blp.route("/chat-bindings/<binding_id>")
+class ChatBindingDetail(MethodView):
+    decorators = [citizen_required]
+
+    @blp.response(204)
+    @blp.doc(security=[{"bearer": []}])
+    def delete(self, binding_id):
+        chat.unbind(g.citizen, binding_id)
 
 
 class UnitWebhookView(MethodView):

@@ -53,3 +53,18 @@ class WebhookEndpointCreatedSchema(Schema):
 class DeliveryArgsSchema(Schema):
     status = fields.String(validate=validate.OneOf(("pending", "delivered", "dead", "cancelled")))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ChatBindingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    channel = fields.String(required=True, validate=validate.OneOf(("wechat", "haiyiban", "dingtalk", "test")))
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class QuotaGrantSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    messages = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))

@@ -1,0 +1,49 @@
+"""Chat push channel: bindings, one-time-subscription quotas, exactly one push per event."""
+from sqlalchemy import select
+
+from backend.extensions import db
+from backend.notifications.jobs import deliver_event
+from backend.notifications.models import ChatPush, OutboxEvent
+from tests.support import ZHANG_SAN_ID, citizen_login
+
+
+class RecordingAdapter:
+    def __init__(self, accept=True):
+        self.sent = []
+        self.accept = accept
+
+    def send(self, channel, external_id, message):
+        self.sent.append((channel, external_id, message["type"], message["title"]))
+        return self.accept, None if self.accept else "channel refused"
+
+
+def test_pushes_spend_quota_and_are_recorded_once(app, client, operator, monkeypatch):
+    adapter = RecordingAdapter()
+    monkeypatch.setitem(app.extensions, "piaojia_push_adapter", adapter)
+    zhang = citizen_login(client, "zhangsan")
+    binding = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-openid-1"})
+    assert binding.status_code == 201 and binding.json["quota_remaining"] == 0
+    granted = client.post(f"/api/v1/me/chat-bindings/{binding.json['id']}/subscriptions", headers=zhang, json={"messages": 1})
+    assert granted.json["quota_remaining"] == 1
+    hospital = operator.register_hospital()
+    hospital.issue(payer_id=ZHANG_SAN_ID)
+    hospital.issue(payer_id=ZHANG_SAN_ID)
+    assert [(c, e, t) for c, e, t, _ in adapter.sent] == [("wechat", "wx-openid-1", "receipt.issued")]
+    assert adapter.sent[0][3] == "收到一张新的电子票据"
+    statuses = [p.status for p in db.session.scalars(select(ChatPush).order_by(ChatPush.id))]
+    assert statuses == ["sent", "no_quota"]
+    for event in db.session.scalars(select(OutboxEvent)):
+        deliver_event(event.id)  # a job run twice pushes nothing more
+    assert len(adapter.sent) == 1
+    listed = client.get("/api/v1/me/chat-bindings", headers=zhang).json["items"][0]
+    assert listed["quota_remaining"] == 0 and [p["status"] for p in listed["recent_pushes"]] == ["no_quota", "sent"]
+
+
+def test_a_chat_account_belongs_to_one_person(client):
+    zhang = citizen_login(client, "zhangsan")
+    li = citizen_login(client, "lisi")
+    assert client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-2"}).status_code == 201
+    taken = client.post("/api/v1/me/chat-bindings", headers=li, json={"channel": "wechat", "external_id": "wx-2"})
+    assert taken.status_code == 409 and taken.json["code"] == "chat_account_taken"
+    bad = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "sms", "external_id": "x"})
+    assert bad.status_code == 422
