@@ -25,6 +25,20 @@ CONTRACT_PATHS = {
     ("get", "/api/v1/me/notifications"),
     ("post", "/api/v1/me/notifications/read"),
     ("get", "/api/v1/me/stream"),
+    ("post", "/api/v1/auth/citizen"),
+    ("post", "/api/v1/auth/refresh"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/me/receipts"),
+    ("get", "/api/v1/me/receipts/{key}"),
+    ("post", "/api/v1/me/scans"),
+    ("post", "/api/v1/me/authorization-requests/{request_id}/approve"),
+    ("post", "/api/v1/me/authorization-requests/{request_id}/decline"),
+    ("get", "/api/v1/me/authorizations"),
+    ("delete", "/api/v1/me/authorizations/{authorization_id}"),
+    ("get", "/api/v1/me/claims"),
+    ("post", "/api/v1/unit/authorization-requests"),
+    ("get", "/api/v1/unit/authorization-requests/{request_id}"),
+    ("post", "/api/v1/verify"),
 }
 
 
