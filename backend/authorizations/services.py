@@ -191,7 +191,7 @@ def scan(citizen, qr_text: str) -> dict:
 
 
 def _citizen_request(citizen, request_id: str, now) -> AuthorizationRequest:
-    req = db.session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.id == request_id).with_for_update())
+    req = db.session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.id == request_id).with_for_update().execution_options(populate_existing=True))
     if req is None or req.citizen_id != citizen.id:
         raise NotFound("No such authorization request; scan its QR code first.", code="authorization_request_not_found",
                        title="未找到该授权请求，请先扫码")
@@ -224,7 +224,7 @@ def approve(citizen, request_id: str, receipt_keys: list[str]) -> dict:
     numbers = {n for _, n in wanted}
     rows = db.session.scalars(select(Receipt).where(Receipt.code.in_(codes), Receipt.number.in_(numbers),
                                                     _eligible_clause(citizen, unit.id, now))
-                              .order_by(Receipt.id).with_for_update(of=Receipt)).all()
+                              .order_by(Receipt.id).with_for_update(of=Receipt).execution_options(populate_existing=True)).all()
     found = {(r.code, r.number): r for r in rows if (r.code, r.number) in wanted}
     missing = [key for pair, key in wanted.items() if pair not in found]
     if missing:
@@ -313,7 +313,7 @@ def revoke(citizen, authorization_id: str) -> dict:
     now = utcnow()
     receipt_ids = db.session.scalars(select(AuthorizedReceipt.receipt_id).where(AuthorizedReceipt.authorization_id == auth.id)).all()
     receipts = {r.id: r for r in db.session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids)).order_by(Receipt.id)
-                                                     .with_for_update(of=Receipt))}
+                                                     .with_for_update(of=Receipt).execution_options(populate_existing=True))}
     grants = db.session.scalars(select(AuthorizedReceipt).where(AuthorizedReceipt.authorization_id == auth.id)
                                 .order_by(AuthorizedReceipt.id)).all()
     revoked, kept = [], []

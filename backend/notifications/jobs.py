@@ -110,7 +110,8 @@ def expire_lock(lock_id: str):
     lock = db.session.get(Lock, lock_id)
     if lock is None or lock.ended_at is not None:
         return
-    receipt = db.session.scalar(select(Receipt).where(Receipt.id == lock.receipt_id).with_for_update(of=Receipt))
+    receipt = db.session.scalar(select(Receipt).where(Receipt.id == lock.receipt_id).with_for_update(of=Receipt)
+                                 .execution_options(populate_existing=True))
     if receipt.lock_id != lock_id:
         db.session.rollback()
         return

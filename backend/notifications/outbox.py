@@ -37,10 +37,11 @@ def interested_units(receipt, *extra_unit_ids) -> set[str]:
     from backend.authorizations.models import AuthorizedReceipt
 
     now = utcnow()
-    units = set(db.session.scalars(
-        select(AuthorizedReceipt.unit_id).where(
-            AuthorizedReceipt.receipt_id == receipt.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
-    ))
+    with db.session.no_autoflush:  # nothing pending changes the answer; let the inserts batch at commit
+        units = set(db.session.scalars(
+            select(AuthorizedReceipt.unit_id).where(
+                AuthorizedReceipt.receipt_id == receipt.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
+        ))
     if receipt.lock_unit_id:
         units.add(receipt.lock_unit_id)
     units.update(u for u in extra_unit_ids if u)

@@ -65,7 +65,8 @@ def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | 
     if payer_hash is not None:
         query = query.where(Receipt.payer_hash == payer_hash)
     if for_update:
-        query = query.with_for_update(of=Receipt)
+        # populate_existing: what we decide on must be the row as locked, not an older copy in the session
+        query = query.with_for_update(of=Receipt).execution_options(populate_existing=True)
     return db.session.scalar(query)
 
 

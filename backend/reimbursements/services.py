@@ -314,11 +314,14 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
     record_change(receipt, "receipt.unlocked", actor, reason="报销完成后自动解锁" if outcome == "reimbursed" else "报销被拒后自动解锁",
                   data={"unit": unit.public_view, "lock_id": held.id, "end_reason": outcome})
     log_access([receipt.id], unit, "feedback")
+    db.session.flush()
+    # Exact without re-reading: we hold the row lock and the compare-and-set added `fen`.
+    reimbursed = receipt.reimbursed_fen + fen
+    answer = {"key": key, "outcome": outcome, "amount": format_fen(fen), "reimbursed_at": when,
+              "reimbursed_amount": format_fen(reimbursed), "remaining_amount": format_fen(receipt.total_fen - reimbursed),
+              "ledger_entry_id": entry.id}
     db.session.commit()
-    db.session.refresh(receipt)
-    return {"key": key, "outcome": outcome, "amount": format_fen(fen), "reimbursed_at": when,
-            "reimbursed_amount": format_fen(receipt.reimbursed_fen),
-            "remaining_amount": format_fen(receipt.total_fen - receipt.reimbursed_fen), "ledger_entry_id": entry.id}
+    return answer
 
 
 def _check_authorization_cap(authorization_id: str, fen: int):
@@ -339,7 +342,7 @@ def release_all_locks_of_unit(unit: Unit, actor: Actor, reason: str):
     """Releases every open lock of a unit (cancellation). Caller commits."""
     now = utcnow()
     receipts = db.session.scalars(
-        select(Receipt).where(Receipt.lock_unit_id == unit.id).order_by(Receipt.id).with_for_update(of=Receipt)
+        select(Receipt).where(Receipt.lock_unit_id == unit.id).order_by(Receipt.id).with_for_update(of=Receipt).execution_options(populate_existing=True)
     ).all()
     for receipt in receipts:
         held = db.session.get(Lock, receipt.lock_id)

@@ -51,7 +51,7 @@ def open_unit(*, name: str, credit_code: str, kind: str, province: str) -> tuple
 def get_unit(unit_id: str, *, for_update=False) -> Unit:
     query = select(Unit).where(Unit.id == unit_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     unit = db.session.scalar(query)
     if unit is None:
         raise NotFound("No such unit.", code="unit_not_found", title="报销单位不存在")
