@@ -51,7 +51,7 @@ class Receipts(UnitView):
     @blp.arguments(ReceiptListArgsSchema, location="query")
     @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "`{items, next_cursor}`", "content": RECEIPT_JSON}})
     def get(self, args):
-        """Receipts authorized to or locked by this unit, newest first (cursor pagination)."""
+        """Receipts authorized to this unit or locked by it (now or before), newest first (cursor pagination)."""
         return views.list_receipts(self.unit, **args)
 
 

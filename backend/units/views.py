@@ -1,4 +1,4 @@
-"""What a unit may see of receipts: those authorized to it or locked by it."""
+"""What a unit may see of receipts: those authorized to it, and those it locks or has locked."""
 import base64
 import binascii
 
@@ -41,7 +41,8 @@ def present(receipts, unit: Unit, *, detail=False) -> list[dict]:
 def _visible_clause(unit: Unit, now):
     granted = select(AuthorizedReceipt.receipt_id).where(
         AuthorizedReceipt.unit_id == unit.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
-    return or_(Receipt.id.in_(granted), Receipt.lock_unit_id == unit.id)
+    held = select(Lock.receipt_id).where(Lock.unit_id == unit.id)  # locked now or before: its own history
+    return or_(Receipt.id.in_(granted), Receipt.lock_unit_id == unit.id, Receipt.id.in_(held))
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

@@ -274,3 +274,35 @@ def test_stored_idempotent_answers_do_not_hold_the_lock_token_in_clear(centre, s
     record = db.session.scalar(select(IdempotencyRecord))
     assert token not in str(record.response_body)
     assert centre.lock_with_proof(sent, idempotency_key="claim-sealed").json["lock_token"] == token
+
+
+def test_only_issued_receipts_with_a_remainder_can_be_locked(hospital, centre, sent):
+    hospital.push("receipt.voided", {"code": sent["code"], "number": sent["number"], "reason": "重复开具"})
+    body = problem(centre.lock_with_proof(sent), 409, "receipt_not_reimbursable")
+    assert "voided" in body["detail"]
+
+
+def test_reimbursed_at_in_the_future_is_refused(centre, sent):
+    token = centre.lock_with_proof(sent).json["lock_token"]
+    problem(centre.feedback(receipt_key(sent), token, amount="1.00", reimbursed_at="2099-01-01T00:00:00+08:00"), 422, "invalid_reimbursed_at")
+    problem(centre.feedback(receipt_key(sent), token, amount="1.00", reimbursed_at="2025-11-25T09:00:00"), 422, "validation_failed")
+
+
+def test_renewing_an_expired_lock_is_refused(app, centre, sent, monkeypatch):
+    monkeypatch.setitem(app.config, "LOCK_TTL_SECONDS", 1)
+    token = centre.lock_with_proof(sent).json["lock_token"]
+    time.sleep(1.2)
+    problem(centre.post(f"/receipts/{receipt_key(sent)}/renew", json={"lock_token": token}), 409, "lock_ended")
+
+
+def test_unit_list_filters_by_status(hospital, centre, sent):
+    _, other = hospital.issue()
+    token = centre.lock_with_proof(sent).json["lock_token"]
+    centre.lock_with_proof(other)
+    centre.feedback(receipt_key(sent), token, amount="10.00")
+    keys = lambda status: [i["key"] for i in centre.get("/receipts", status=status).json["items"]]  # noqa: E731
+    assert keys("locked") == [receipt_key(other)]
+    assert keys("reimbursed") == [receipt_key(sent)]
+    assert set(keys("all")) == {receipt_key(sent), receipt_key(other)}
+    problem(centre.get("/receipts", status="bogus"), 422, "validation_failed")
+    problem(centre.get("/receipts", cursor="!!"), 422, "invalid_cursor")
