@@ -16,8 +16,11 @@ def register(app):
     @app.cli.command("seed-demo")
     def seed_demo():
         """Load demo hospitals, citizens' receipts and credentials (embedded default)."""
+        import logging
+
         from backend.demo.seed import seed_demo as seed
 
+        logging.getLogger("piaojia.access").setLevel(logging.WARNING)  # 40 request lines would bury the summary
         summary = seed(app)
         click.echo("Demo data ready: %(receipts)d receipts (%(newly_applied)d new)." % summary)
         click.echo("Fiscal operator API client: " + json.dumps(summary["operator"]))

@@ -2,6 +2,7 @@
 import logging
 import re
 import sys
+import time
 import uuid
 
 from flask import g, has_request_context, request
@@ -50,12 +51,17 @@ def configure(app):
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
 
+    @app.before_request
+    def start_clock():
+        g.request_started = time.perf_counter()
+
     @app.after_request
     def log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        duration_ms = round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1)
         # The path may hold a receipt key but never personal data; query strings are not logged.
         access.info(
-            "request",
-            extra={"method": request.method, "path": request.path, "status": response.status_code},
+            "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
+            extra={"method": request.method, "path": request.path, "status": response.status_code, "duration_ms": duration_ms},
         )
         return response
