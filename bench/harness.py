@@ -12,6 +12,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,11 +83,15 @@ def gunicorn(env, port: int, workers: int, threads: int):
             raise RuntimeError("gunicorn did not come up: " + proc.stderr.read1().decode())
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
+
+
+def _stop(proc):
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @contextmanager
@@ -97,11 +102,18 @@ def worker(env):
         time.sleep(2.0)
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
+
+
+def run_threads(count: int, target) -> float:
+    """Runs target(n) for n in range(count) on as many threads, all at once; returns seconds."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
 
 
 def request(method, port, path, body=None, headers=None, conn=None):

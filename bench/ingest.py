@@ -74,7 +74,7 @@ def push_all(port, deliveries, clients):
     lock = threading.Lock()
     cursor = iter(range(len(deliveries)))
 
-    def run():
+    def run(_n):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine_lat, mine_st = [], []
         while True:
@@ -94,13 +94,8 @@ def push_all(port, deliveries, clients):
             latencies.extend(mine_lat)
             statuses.extend(mine_st)
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started, latencies, statuses
+    elapsed = harness.run_threads(clients, run)
+    return elapsed, latencies, statuses
 
 
 def baseline(database_url, deliveries, clients, pii_key):
@@ -118,7 +113,7 @@ def baseline(database_url, deliveries, clients, pii_key):
     lock = threading.Lock()
     cursor = iter(range(len(rows)))
 
-    def run():
+    def run(_n):
         with psycopg.connect(url) as conn:
             while True:
                 with lock:
@@ -142,13 +137,8 @@ def baseline(database_url, deliveries, clients, pii_key):
                     conn.execute("INSERT INTO inbound_webhooks (issuer_id, webhook_id, body_hash, status_code, response, created_at)"
                                  " VALUES (%s, %s, %s, 202, '{}', now())", (issuer_id, msg_id, body_hash))
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started
+    elapsed = harness.run_threads(clients, run)
+    return elapsed
 
 
 def count_receipts(database_url):

@@ -73,13 +73,8 @@ def cycles(port, units, receipts, clients, cycles_count):
             for k, v in counts.items():
                 outcomes[k] += v
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started, latencies, outcomes
+    elapsed = harness.run_threads(clients, run)
+    return elapsed, latencies, outcomes
 
 
 def baseline(database_url, unit_ids, receipt_keys, clients):
@@ -123,13 +118,8 @@ def baseline(database_url, unit_ids, receipt_keys, clients):
                         conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts) VALUES (%s,%s,now(),%s,'[]','{}',0)", (str(uuid.uuid4()), event, rid))
                     conn.execute("INSERT INTO receipt_access_log (receipt_id, accessor_type, accessor_id, accessor_name, action, at) VALUES (%s,'unit',%s,'x','feedback',now())", (rid, unit_id))
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started
+    elapsed = harness.run_threads(clients, run)
+    return elapsed
 
 
 INVARIANTS = {

@@ -4,9 +4,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.common.models import BigIntPK, TZDateTime, new_uuid, utcnow
 from backend.extensions import db
 
-REQUEST_STATUSES = ("pending", "approved", "declined", "expired")
-
-
 class AuthorizationRequest(db.Model):
     """A unit's request for receipts, shown as a QR code (授信流转, DESIGN §3).
 

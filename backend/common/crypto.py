@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import os
-import secrets
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -32,10 +31,6 @@ def derive_key(secret: str | bytes, info: str, length: int = 32) -> bytes:
 
 def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
-
-
-def random_token(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -92,11 +87,3 @@ def mask_id_number(id_number: str | None) -> str | None:
     if len(id_number) <= 7:
         return "*" * len(id_number)
     return id_number[:3] + "*" * (len(id_number) - 7) + id_number[-4:]
-
-
-def mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    if len(name) == 1:
-        return "*"
-    return name[0] + "*" * (len(name) - 1)

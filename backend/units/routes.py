@@ -3,6 +3,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from backend.admin.schemas import UnitSchema
 from backend.common.auth import client_required
 from backend.common.idempotency import idempotent
 from backend.reimbursements import services as reimbursements
@@ -16,7 +17,6 @@ from backend.units.schemas import (
     ReceiptListArgsSchema,
     RenewedSchema,
     RenewRequestSchema,
-    UnitProfileSchema,
     UnlockedSchema,
     UnlockRequestSchema,
 )
@@ -39,7 +39,7 @@ class UnitView(MethodView):
 
 @blp.route("/me")
 class Me(UnitView):
-    @blp.response(200, UnitProfileSchema)
+    @blp.response(200, UnitSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self):
         """The calling unit's account."""

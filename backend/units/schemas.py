@@ -67,16 +67,6 @@ class ReceiptListArgsSchema(Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
-class ReceiptViewSchema(Schema):
-    """A receipt as a unit sees it: the wire form (payer id masked) and its status facets."""
-
-    class Meta:
-        unknown = RAISE
-
-    key = fields.String()
-    data = fields.Dict()
-
-
 class VerifyItemSchema(Strict):
     code = fields.String(required=True, validate=FullMatch(r"^[0-9]{8}$"))
     number = fields.String(required=True, validate=FullMatch(r"^[0-9]{10}$"))
@@ -86,12 +76,3 @@ class VerifyItemSchema(Strict):
 
 class BatchVerifyRequestSchema(Strict):
     items = fields.List(fields.Nested(VerifyItemSchema), required=True, validate=validate.Length(min=1, max=100))
-
-
-class UnitProfileSchema(Schema):
-    id = fields.String()
-    name = fields.String()
-    credit_code = fields.String()
-    kind = fields.String()
-    province = fields.String()
-    status = fields.String()

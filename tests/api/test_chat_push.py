@@ -4,6 +4,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.notifications.jobs import deliver_event
 from backend.notifications.models import ChatPush, OutboxEvent
+from backend.notifications.push import set_push_adapter
 from tests.support import ZHANG_SAN_ID, citizen_login
 
 
@@ -19,7 +20,8 @@ class RecordingAdapter:
 
 def test_pushes_spend_quota_and_are_recorded_once(app, client, operator, monkeypatch):
     adapter = RecordingAdapter()
-    monkeypatch.setitem(app.extensions, "piaojia_push_adapter", adapter)
+    monkeypatch.setitem(app.extensions, "piaojia_push_adapter", None)  # restored after the test
+    set_push_adapter(app, adapter)
     zhang = citizen_login(client, "zhangsan")
     binding = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-openid-1"})
     assert binding.status_code == 201 and binding.json["quota_remaining"] == 0
