@@ -2,7 +2,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from backend.common.validators import FullMatch
 
-KEY = FullMatch(r"^[0-9]{8}-[0-9]{10}$", error="a receipt key is {code}-{number}")
+KEY = FullMatch(r"^[0-9]{8}-[0-9]{10}$", error="a receipt key is {{code}}-{{number}}, e.g. 46060125-0000012345")
 
 
 class Strict(Schema):

@@ -22,6 +22,12 @@ class TokenSchema(Schema):
     expires_in = fields.Integer(required=True)
 
 
+class InvalidRequest(DomainError):
+    status = 400
+    code = "invalid_request"
+    title = "请求参数有误"
+
+
 class UnsupportedGrant(DomainError):
     status = 400
     code = "unsupported_grant_type"
@@ -38,6 +44,8 @@ class Token(MethodView):
     def post(self):
         """Exchange client credentials (form body or HTTP Basic) for a Bearer token."""
         data = request.form if request.form else (request.get_json(silent=True) or {})
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise InvalidRequest("Every token request parameter is a string.", extra={"error": "invalid_request"})
         if data.get("grant_type") != "client_credentials":
             raise UnsupportedGrant("grant_type must be client_credentials.", extra={"error": "unsupported_grant_type"})
         client_id, client_secret = data.get("client_id"), data.get("client_secret")

@@ -189,3 +189,10 @@ def test_landing_page_reveals_nothing_about_the_unit(client, centre):
     page = client.get(path)
     assert page.status_code == 200 and "海易办" in page.get_data(as_text=True)
     assert centre.name not in page.get_data(as_text=True)
+
+
+def test_malformed_receipt_keys_are_422_not_500(client, centre, zhang):
+    created = request_qr(centre)
+    scan(client, zhang, created["qr_text"])
+    resp = approve(client, zhang, created["id"], ["not-a-key"])
+    assert resp.status_code == 422 and "{code}-{number}" in str(resp.json["errors"])

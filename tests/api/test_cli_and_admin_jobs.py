@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from sqlalchemy import func, select
 
 from backend.extensions import db
@@ -51,3 +53,10 @@ def test_sweep_and_purge_commands(app_ctx, operator):
     purged = runner.invoke(args=["purge"])
     assert json.loads(purged.output) == {"idempotency_keys": 0, "webhook_replays": 0}
     assert db.session.scalar(select(func.count()).select_from(InboundWebhook)) == 1
+
+
+@pytest.mark.parametrize("body", [{"grant_type": "client_credentials", "client_id": "x", "client_secret": ["a"]},
+                                  ["client_credentials"], {"grant_type": 1}])
+def test_malformed_token_requests_are_400(client, body):
+    resp = client.post("/api/v1/oauth/token", json=body)
+    assert resp.status_code == 400 and resp.json["code"] == "invalid_request"
