@@ -1,6 +1,8 @@
 """Property-based fuzzing of every documented operation (schemathesis strategies from our
 own OpenAPI spec, driven by hypothesis): whatever is sent, as a citizen, a unit or an
 operator, the answer is never a server error."""
+import os
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -8,7 +10,7 @@ from schemathesis import GenerationMode
 
 from tests.support import UnitClient, citizen_login
 
-FUZZ_EXAMPLES = 12
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 12))  # raise it for a longer hunt
 SKIP = {"/api/v1/me/stream"}  # an endless stream; covered by its own tests
 
 
