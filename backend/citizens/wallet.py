@@ -83,6 +83,8 @@ def list_receipts(citizen: Citizen, *, status=None, province=None, issuer=None, 
         try:
             last_date, last_id = date.fromisoformat(after[0]), int(after[1])
         except (TypeError, ValueError):
+            last_id = None
+        if last_id is None or not 0 < last_id < 2**63:
             raise ValidationFailed("cursor is malformed; pass next_cursor from the previous page.", code="invalid_cursor")
         query = query.where(or_(Receipt.issue_date < last_date, and_(Receipt.issue_date == last_date, Receipt.id < last_id)))
     rows = db.session.scalars(query.order_by(Receipt.issue_date.desc(), Receipt.id.desc()).limit(limit + 1)).all()

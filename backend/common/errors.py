@@ -131,9 +131,40 @@ def _http_problem(exc: HTTPException):
     return response
 
 
+def _rollback():
+    """A refused or failed request leaves nothing half-written in its session."""
+    from backend.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the answer matters more than a failed rollback
+        log.exception("rollback after an error failed")
+
+
+class InvalidCharacters(DomainError):
+    status = 400
+    code = "invalid_characters"
+    title = "请求中含有不允许的字符"
+
+
+def refuse_nul_characters():
+    """NUL cannot be stored in PostgreSQL text and is never meaningful in this API: refuse
+    it anywhere in the path, the query or the body before any code sees it."""
+    from flask import request
+
+    if "\x00" in request.path or "%00" in request.query_string.decode("latin-1") or "\x00" in request.query_string.decode("latin-1"):
+        raise InvalidCharacters("The URL contains a NUL character.")
+    body = request.get_data(cache=True)
+    if b"\x00" in body or b"\\u0000" in body or (request.mimetype == "application/x-www-form-urlencoded" and b"%00" in body):
+        raise InvalidCharacters("The body contains a NUL character.")
+
+
 def register_error_handlers(app):
+    app.before_request(refuse_nul_characters)
+
     @app.errorhandler(DomainError)
     def handle_domain_error(exc):
+        _rollback()
         log.info("request refused", extra={"problem_code": exc.code, "status": exc.status})
         return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
 
@@ -149,5 +180,6 @@ def register_error_handlers(app):
     def handle_unexpected(exc):
         if isinstance(exc, HTTPException):
             return _http_problem(exc)
+        _rollback()
         log.exception("unhandled error")
         return problem(500, "internal_error", "系统内部错误", "An unexpected error occurred; it has been logged.")

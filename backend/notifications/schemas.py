@@ -2,7 +2,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 
 class InboxArgsSchema(Schema):
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     unread = fields.Boolean(load_default=False)
 

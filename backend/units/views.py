@@ -49,9 +49,12 @@ def _decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, ValueError, UnicodeDecodeError):
+        value = None
+    if value is None or not 0 < value < 2**63:
         raise ValidationFailed("cursor is malformed; use next_cursor from the previous page.", code="invalid_cursor")
+    return value
 
 
 def list_receipts(unit: Unit, *, status="all", cursor=None, limit=20) -> dict:

@@ -67,3 +67,28 @@ def test_docker_and_compose_agree_with_the_readme():
                  "./scripts/run.sh", "./scripts/test.sh"):
         assert line in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("exec ./scripts/test.sh")
+
+
+def test_nul_characters_are_refused_everywhere(client, operator):
+    from tests.support import citizen_login
+
+    zhang = citizen_login(client, "zhangsan")
+    for resp in (
+        client.post("/api/v1/verify", json={"code": "4606\u00000125", "number": "0", "check_code": "x", "issue_date": "x", "total_amount": "x"}),
+        client.get("/api/v1/me/receipts?q=a%00b", headers=zhang),
+        client.get("/api/v1/me/receipts/4606%00", headers=zhang),
+        client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": "a\x00b", "client_secret": "x"}),
+    ):
+        assert resp.status_code == 400 and resp.json["code"] == "invalid_characters", resp.get_data(as_text=True)
+
+
+def test_out_of_range_cursors_are_422(client, operator):
+    from tests.support import UnitClient, citizen_login
+
+    zhang = citizen_login(client, "zhangsan")
+    assert client.get("/api/v1/me/notifications?cursor=99999999999999999999", headers=zhang).status_code == 422
+    unit = UnitClient.open(operator)
+    import base64
+
+    huge = base64.urlsafe_b64encode(b"99999999999999999999").decode().rstrip("=")
+    assert unit.get("/receipts", cursor=huge).json["code"] == "invalid_cursor"
