@@ -142,3 +142,15 @@ class Jobs(MethodView):
         from backend.admin.jobs import overview
 
         return overview()
+
+
+@blp.route("/stats")
+class Stats(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """Receipts by lifecycle, amounts issued and reimbursed, open locks, feedback, units and issuers by status."""
+        from backend.admin.stats import overview
+
+        return overview()

@@ -60,3 +60,20 @@ def test_sweep_and_purge_commands(app_ctx, operator):
 def test_malformed_token_requests_are_400(client, body):
     resp = client.post("/api/v1/oauth/token", json=body)
     assert resp.status_code == 400 and resp.json["code"] == "invalid_request"
+
+
+def test_operator_statistics(client, operator):
+    from tests.support import UnitClient
+
+    hospital = operator.register_hospital()
+    _, a = hospital.issue()
+    _, b = hospital.issue()
+    hospital.push("receipt.voided", {"code": b["code"], "number": b["number"], "reason": "重复"})
+    unit = UnitClient.open(operator)
+    token = unit.lock_with_proof(a).json["lock_token"]
+    unit.feedback(f"{a['code']}-{a['number']}", token, amount="100.00")
+    stats = client.get("/api/v1/admin/stats", headers=operator.headers).json
+    assert stats["receipts"]["by_lifecycle"] == {"issued": 1, "voided": 1}
+    assert stats["receipts"]["total_amount"] == "713.60" and stats["receipts"]["reimbursed_amount"] == "100.00"
+    assert stats["feedback"] == {"reimbursed": 1, "rejected": 0} and stats["units"] == {"active": 1}
+    assert client.get("/api/v1/admin/stats", headers=unit.headers).status_code == 403
