@@ -71,18 +71,21 @@ def to_chat(event: OutboxEvent, notification: Notification | None):
     for binding in bindings:
         if db.session.scalar(select(ChatPush.id).where(ChatPush.event_id == event.id, ChatPush.binding_id == binding.id)):
             continue
-        if binding.quota_remaining <= 0:
-            status, detail = "no_quota", "订阅消息次数已用完"
-        else:
-            ok, detail = adapter.send(binding.channel, binding.external_id, notification_payload(notification))
-            status = "sent" if ok else "failed"
-            if ok:
-                binding.quota_remaining -= 1
+        # Claim (event, binding) before sending: a concurrent run of this job waits on the
+        # unique index, then finds the claim and sends nothing.
+        push = ChatPush(event_id=event.id, binding_id=binding.id, status="sending")
         try:
             with db.session.begin_nested():
-                db.session.add(ChatPush(event_id=event.id, binding_id=binding.id, status=status, detail=detail))
+                db.session.add(push)
         except IntegrityError:
             continue
+        if binding.quota_remaining <= 0:
+            push.status, push.detail = "no_quota", "订阅消息次数已用完"
+            continue
+        ok, detail = adapter.send(binding.channel, binding.external_id, notification_payload(notification))
+        push.status, push.detail = ("sent" if ok else "failed"), detail
+        if ok:
+            binding.quota_remaining -= 1
 
 
 def to_units(event: OutboxEvent) -> list[str]:
