@@ -38,11 +38,14 @@ def present(receipts, unit: Unit, *, detail=False) -> list[dict]:
     return out
 
 
-def _visible_clause(unit: Unit, now):
-    granted = select(AuthorizedReceipt.receipt_id).where(
+def _granted(unit: Unit, now):
+    return select(AuthorizedReceipt.receipt_id).where(
         AuthorizedReceipt.unit_id == unit.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
+
+
+def _visible_clause(unit: Unit, now):
     held = select(Lock.receipt_id).where(Lock.unit_id == unit.id)  # locked now or before: its own history
-    return or_(Receipt.id.in_(granted), Receipt.lock_unit_id == unit.id, Receipt.id.in_(held))
+    return or_(Receipt.id.in_(_granted(unit, now)), Receipt.lock_unit_id == unit.id, Receipt.id.in_(held))
 
 
 def _decode_cursor(cursor: str | None) -> int | None:
@@ -62,8 +65,8 @@ def list_receipts(unit: Unit, *, status="all", cursor=None, limit=20) -> dict:
     query = select(Receipt).where(_visible_clause(unit, now))
     if status == "locked":
         query = query.where(Receipt.lock_unit_id == unit.id, Receipt.lock_expires_at > now)
-    elif status == "authorized":
-        query = query.where(Receipt.lock_id.is_(None) | (Receipt.lock_expires_at <= now), Receipt.reimbursed_fen == 0)
+    elif status == "authorized":  # authorized to this unit now and waiting: not locked
+        query = query.where(Receipt.id.in_(_granted(unit, now)), Receipt.lock_id.is_(None) | (Receipt.lock_expires_at <= now))
     elif status == "reimbursed":
         query = query.where(Receipt.id.in_(select(LedgerEntry.receipt_id).where(LedgerEntry.unit_id == unit.id)))
     after = _decode_cursor(cursor)

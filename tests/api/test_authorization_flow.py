@@ -56,6 +56,8 @@ def test_from_qr_scan_to_reimbursed(client, hospital, centre, zhang):
     assert approved.status_code == 200 and approved.json["receipt_keys"] == [receipt_key(first)]
     polled = centre.get(f"/authorization-requests/{created['id']}").json
     assert polled["status"] == "approved" and polled["receipt_keys"] == [receipt_key(first)]
+    assert [i["key"] for i in centre.get("/receipts", status="authorized").json["items"]] == [receipt_key(first)]
+    assert centre.get("/receipts", status="authorized").json["items"][0]["display_status"] == "已授权"
 
     # Digital-account mode: no proof needed, the authorization is the permission.
     token = centre.lock(receipt_key(first)).json["lock_token"]
@@ -71,7 +73,7 @@ def test_from_qr_scan_to_reimbursed(client, hospital, centre, zhang):
     events = [e.event for e in db.session.scalars(select(TimelineEntry).order_by(TimelineEntry.id))]
     assert events.count("receipt.authorized") == 1
     log = client.get(f"/api/v1/me/receipts/{receipt_key(first)}/access-log", headers=zhang).json["items"]
-    assert {a["action"] for a in log} == {"lock", "feedback"} and all(a["accessor"]["name"] == centre.name for a in log)
+    assert {a["action"] for a in log} == {"list", "lock", "feedback"} and all(a["accessor"]["name"] == centre.name for a in log)
 
 
 def test_qr_images(centre):
