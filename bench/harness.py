@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import os
+import platform
 import secrets
 import signal
 import statistics
@@ -30,6 +31,39 @@ def new_ec_pem() -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
+def new_jwks() -> str:
+    """A valid JWKS (one EC P-256 public key) for HAIYIBAN_JWKS, which production requires."""
+    import jwt
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(public))
+    return json.dumps({"keys": [{**jwk, "kid": "bench", "alg": "ES256", "use": "sig"}]})
+
+
+def pg_url(database_url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (psycopg does not know `+psycopg`)."""
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def ensure_database(database_url: str) -> None:
+    """Creates the URL's database on its server when it does not exist yet."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(pg_url(database_url))
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def reset_schema(database_url: str) -> None:
+    """Drops everything in the database's public schema (a clean slate for `db upgrade`)."""
+    with psycopg.connect(pg_url(database_url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
 def fresh_database(name: str) -> str:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -45,7 +79,7 @@ def node_env(database_url: str, redis_url: str | None, **extra) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "PII_KEY": secrets.token_urlsafe(32),
         "PLATFORM_SIGNING_KEY": new_ec_pem(),
-        "HAIYIBAN_JWKS": json.dumps({"keys": []}),
+        "HAIYIBAN_JWKS": new_jwks(),
         "LOG_LEVEL": "WARNING",
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
         "PIAOJIA_INSTANCE_PATH": "/tmp/piaojia-bench-instance",
@@ -58,8 +92,8 @@ def node_env(database_url: str, redis_url: str | None, **extra) -> dict:
     return env
 
 
-def flask(env, *args) -> str:
-    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+def flask(env, *args, root: Path = ROOT) -> str:
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=root, env=env,
                          capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
@@ -67,10 +101,13 @@ def flask(env, *args) -> str:
 
 
 @contextmanager
-def gunicorn(env, port: int, workers: int, threads: int):
-    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+def gunicorn(env, port: int, workers: int, threads: int, root: Path = ROOT):
+    """gunicorn on 127.0.0.1:port: gthread workers with `threads` threads, or sync
+    workers when threads is 0. `root`: the source tree to serve (default: this one)."""
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), *kind,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--worker-tmp-dir", "/dev/shm", "wsgi:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -150,6 +187,91 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared by forked workers counted once in total."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (FileNotFoundError, PermissionError):
+        pass
+    return 0.0
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    total = sum(values[:8])  # guest time is already inside user
+    idle = values[3] + values[4]
+    return (total - idle) / _CLK_TCK, total / _CLK_TCK
+
+
+def processes_named(*prefixes: str) -> list[int]:
+    """Pids whose command line starts with one of `prefixes` (e.g. postgres, redis-server)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if cmd.startswith(prefixes):
+            found.append(int(entry))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used between its creation and `per_item`, split by who used them: the
+    web workers, PostgreSQL backends, Redis, this load-generating process, and the rest
+    of the machine. Tells whether a figure is bound by the app, the database or the load."""
+
+    def __init__(self, web: list[int], **named: list[int]):
+        self.groups = {"web": web, **named}
+        self.start = self._sample()
+
+    def _sample(self) -> dict:
+        usage = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
+        usage["postgresql"] = sum(cpu_seconds(pid) for pid in processes_named("postgres"))
+        usage["redis"] = sum(cpu_seconds(pid) for pid in processes_named("redis-server"))
+        usage["load_clients"] = cpu_seconds(os.getpid())
+        usage["machine_busy"], usage["machine_total"] = machine_cpu()
+        return usage
+
+    def per_item(self, items: int) -> dict:
+        """Milliseconds of CPU per item for each group, and the machine's idle share."""
+        end = self._sample()
+        delta = {k: end[k] - self.start[k] for k in end}
+        result = {k: round(v * 1000 / items, 3) for k, v in delta.items() if k not in ("machine_busy", "machine_total")}
+        accounted = sum(v for k, v in delta.items() if k not in ("machine_busy", "machine_total"))
+        result["other"] = round(max(delta["machine_busy"] - accounted, 0) * 1000 / items, 3)
+        result["machine_idle_share"] = round(1 - delta["machine_busy"] / delta["machine_total"], 3) if delta["machine_total"] else None
+        return result
+
+
+def describe_config(workers: int, threads: int) -> str:
+    return f"{workers} workers x {threads} threads (gthread)" if threads else f"{workers} sync workers"
+
+
+BENCH_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/piaojia_bench"
+
+
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
@@ -167,9 +289,23 @@ def percentiles(latencies_s: list[float]) -> dict:
     return {"p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
 
 
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+def machine(database_url: str | None = None) -> dict:
+    info = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "kernel": platform.release(),
             "note": "load clients, gunicorn and PostgreSQL share the same 2 cores"}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
+        with open("/proc/meminfo") as fh:
+            info["memory_gib"] = round(int(fh.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    if database_url:
+        with psycopg.connect(pg_url(database_url)) as conn:
+            info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
+            info["postgresql_settings"] = dict(conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync',"
+                " 'max_connections', 'wal_level', 'full_page_writes') ORDER BY name").fetchall())
+    return info
 
 
 def write_result(name: str, result: dict) -> Path:

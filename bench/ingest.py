@@ -171,7 +171,9 @@ def run_config(workers, threads, receipts, clients, port):
         warm = prepare(hospitals, 200, 9_000_000_000)
         push_all(port, warm, clients)
         deliveries = prepare(hospitals, receipts, 1)
+        meter = harness.CpuMeter(web=harness.children(server.pid))
         elapsed, latencies, statuses = push_all(port, deliveries, clients)
+        cpu = meter.per_item(receipts)
         rss = [round(harness.rss_mb(pid), 1) for pid in harness.children(server.pid)]
     stored = count_receipts(database_url) - len(warm)
     base_url = harness.fresh_database("piaojia_bench_base")
@@ -183,10 +185,10 @@ def run_config(workers, threads, receipts, clients, port):
     base_elapsed = baseline(base_url, deliveries, clients, env["PII_KEY"])
     errors = sum(1 for s in statuses if s != 202)
     result = {
-        "config": f"{workers} workers x {threads} threads (gthread)", "receipts": receipts, "clients": clients,
+        "config": harness.describe_config(workers, threads), "receipts": receipts, "clients": clients,
         "receipts_per_s": round(receipts / elapsed, 1), "baseline_receipts_per_s": round(receipts / base_elapsed, 1),
         "ratio_to_baseline": round(base_elapsed / elapsed, 3), **harness.percentiles(latencies),
-        "errors": errors, "stored": stored, "worker_rss_mb": rss,
+        "errors": errors, "stored": stored, "worker_rss_mb": rss, "cpu_ms_per_receipt": cpu,
     }
     assert stored == receipts and errors == 0, result
     return result
@@ -205,7 +207,7 @@ def main():
         result = run_config(workers, threads, args.receipts, args.clients, args.port)
         print(json.dumps(result, ensure_ascii=False))
         results.append(result)
-    path = harness.write_result("ingest", {"machine": harness.machine(), "results": results})
+    path = harness.write_result("ingest", {"machine": harness.machine(harness.BENCH_DATABASE_URL), "results": results})
     print(f"written {path}")
 
 
