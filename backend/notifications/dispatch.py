@@ -15,6 +15,8 @@ from flask import has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from rq import Queue
+
 from backend.common.queues import JOB_RETRY, get_queue, jobs_inline
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,30 @@ def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=F
         return False
 
 
+def enqueue_all(jobs) -> bool:
+    """Enqueues a commit's jobs — immediate and scheduled, on any queues — in one Redis
+    round trip. False (and logged) when Redis is unreachable."""
+    try:
+        by_queue: dict[str, list] = {}
+        pipe = None
+        for func, args, at, queue, job_id in jobs:
+            q = get_queue(queue)
+            pipe = pipe or q.connection.pipeline()
+            if at is None:
+                by_queue.setdefault(queue, []).append(Queue.prepare_data(func, args, job_id=job_id, retry=JOB_RETRY))
+            else:
+                q.schedule_job(q.create_job(func, args=args, job_id=job_id, retry=JOB_RETRY), at, pipeline=pipe)
+        for queue, datas in by_queue.items():
+            get_queue(queue).enqueue_many(datas, pipeline=pipe)
+        if pipe is not None:
+            pipe.execute()
+        return True
+    except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
+        log.warning("could not enqueue jobs; the sweeper will pick them up",
+                    extra={"jobs": sorted({job[0].__name__ for job in jobs}), "error": type(exc).__name__})
+        return False
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
     jobs = session.info.pop(PENDING_KEY, None)
@@ -63,8 +89,7 @@ def _after_commit(session):
     if jobs_inline():
         session.info.setdefault(INLINE_KEY, []).extend(job for job in jobs if job[2] is None)
         return
-    for func, args, at, queue, job_id in jobs:
-        enqueue(func, *args, at=at, queue=queue, job_id=job_id)
+    enqueue_all(jobs)
 
 
 @event.listens_for(Session, "after_soft_rollback")

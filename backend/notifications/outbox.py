@@ -1,5 +1,5 @@
 """Writing events into the outbox, in the caller's transaction (DESIGN §4)."""
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from backend.common.models import new_uuid, utcnow
 from backend.extensions import db
@@ -13,23 +13,27 @@ EVENT_TYPES = (
 )
 
 
-def emit(event_type: str, *, receipt=None, payer_hash=None, unit_ids=(), data=None) -> OutboxEvent:
-    """Adds an outbox row; it is delivered after the surrounding transaction commits."""
+_INSERT_OUTBOX = insert(OutboxEvent.__table__)
+
+
+def emit(event_type: str, *, receipt=None, payer_hash=None, unit_ids=(), data=None) -> str:
+    """Inserts an outbox row (a Core insert, in the caller's transaction) and returns its
+    id; the event is delivered after that transaction commits."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
-    event = OutboxEvent(
-        id=new_uuid(), type=event_type, occurred_at=utcnow(),
+    event_id = new_uuid()
+    db.session.execute(_INSERT_OUTBOX, dict(
+        id=event_id, type=event_type, occurred_at=utcnow(),
         receipt_id=receipt.id if receipt is not None else None,
         receipt_key=receipt.key if receipt is not None else None,
         payer_hash=payer_hash or (receipt.payer_hash if receipt is not None else None),
-        unit_ids=sorted({u for u in unit_ids if u}), data=data,
-    )
-    db.session.add(event)
+        unit_ids=sorted({u for u in unit_ids if u}), data=data, attempts=0,
+    ))
     from backend.notifications.dispatch import after_commit
     from backend.notifications.jobs import deliver_event
 
-    after_commit(deliver_event, event.id, queue="notifications", job_id=f"deliver-{event.id}")
-    return event
+    after_commit(deliver_event, event_id, queue="notifications", job_id=f"deliver-{event_id}")
+    return event_id
 
 
 def interested_units(receipt, *extra_unit_ids) -> set[str]:

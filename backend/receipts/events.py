@@ -1,21 +1,43 @@
 """The one place a receipt change is recorded: its timeline entry and its outbox event,
 both in the caller's transaction (DESIGN §4)."""
+from dataclasses import dataclass
+
+from sqlalchemy import insert
+
 from backend.common.actors import Actor
+from backend.common.models import utcnow
 from backend.extensions import db
 from backend.notifications.outbox import EVENT_TYPES, emit, interested_units
 from backend.receipts.models import Receipt, TimelineEntry
 
+_INSERT_TIMELINE = insert(TimelineEntry.__table__)
 RECEIPT_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t.startswith("receipt."))
 
 
-def record_change(receipt: Receipt, event: str, actor: Actor, *, reason=None, data=None) -> TimelineEntry:
+@dataclass(frozen=True)
+class NewReceipt:
+    """A receipt just inserted by a Core statement: what recording its issue needs."""
+
+    id: int
+    code: str
+    number: str
+    payer_hash: str
+    lock_unit_id: None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.code}-{self.number}"
+
+
+def record_change(receipt: Receipt | NewReceipt, event: str, actor: Actor, *, reason=None, data=None) -> None:
+    """Appends the timeline entry and emits the event (Core inserts: nothing reads them
+    back in this transaction, and they are the hot path of every change)."""
     if event not in RECEIPT_EVENT_TYPES:
         raise ValueError(f"unknown receipt event {event}")
-    entry = TimelineEntry(
-        receipt_id=receipt.id, event=event, actor_type=actor.type, actor_id=actor.id,
+    db.session.execute(_INSERT_TIMELINE, dict(
+        receipt_id=receipt.id, event=event, at=utcnow(), actor_type=actor.type, actor_id=actor.id,
         actor_name=actor.name, reason=reason, data=data,
-    )
-    db.session.add(entry)
+    ))
     acting_unit = ((data or {}).get("unit") or {}).get("id")
     # A receipt that was just issued concerns no unit yet.
     units = interested_units(receipt, acting_unit) if event != "receipt.issued" else ()
@@ -25,4 +47,3 @@ def record_change(receipt: Receipt, event: str, actor: Actor, *, reason=None, da
         "reason": reason,
         **(data or {}),
     })
-    return entry

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from backend.common.crypto import sha256_hex
+from backend.common.models import utcnow
 from backend.common.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from backend.extensions import db
 from backend.issuers.models import Issuer
@@ -79,6 +80,11 @@ def authenticate(issuer: Issuer, headers, body: bytes):
     raise Unauthorized("No webhook-signature matches this issuer's secret.", code="invalid_signature")
 
 
+# Schema instances are stateless once built and cost a deep copy of their fields to build.
+_ENVELOPE_SCHEMA = WebhookEnvelopeSchema()
+_EVENT_SCHEMAS = {event_type: schema() for event_type, schema in EVENT_SCHEMAS.items()}
+
+
 def _parse(body: bytes) -> tuple[str, dict, dict]:
     try:
         envelope = json.loads(body)
@@ -87,9 +93,9 @@ def _parse(body: bytes) -> tuple[str, dict, dict]:
     if not isinstance(envelope, dict):
         raise ValidationFailed("The body must be a JSON object {type, data}.")
     try:
-        WebhookEnvelopeSchema().load(envelope)
+        _ENVELOPE_SCHEMA.load(envelope)
         event_type, raw = envelope["type"], envelope["data"]
-        loaded = EVENT_SCHEMAS[event_type]().load(raw)
+        loaded = _EVENT_SCHEMAS[event_type].load(raw)
     except ValidationError as exc:
         raise ValidationFailed("The delivery does not match the receipt schema.", errors=exc.messages)
     return event_type, raw, loaded
@@ -106,36 +112,63 @@ def _replay(issuer_id: str, msg_id: str, body_hash: str) -> DeliveryResult | Non
     return DeliveryResult(seen.status_code, seen.response, replayed=True)
 
 
+# Built once: statements executed with separate parameters reuse their compiled form.
+_ISSUER_WITH_SECRETS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets))
+_INSERT_INBOUND = insert(InboundWebhook.__table__)
+
+
 def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
+    """Applies one delivery. The first attempt is optimistic: it assumes a new webhook-id
+    and, for `receipt.issued`, a new receipt, and lets the unique constraints say
+    otherwise. Anything unusual — a replay, a duplicate, a refusal, a concurrent delivery
+    committing first — is then decided by the careful path, which looks the webhook-id
+    and the receipt up before applying, exactly as if the first attempt never happened."""
     try:
-        return _handle(issuer_id, headers, body)
-    except IntegrityError:
-        # A concurrent delivery of the same webhook-id or the same receipt committed
-        # first; run again, now seeing its result (replay, no-op or conflict).
-        db.session.rollback()
-        return _handle(issuer_id, headers, body)
+        issuer, msg_id = _authenticated_issuer(issuer_id, headers, body)
+        try:
+            return _apply(issuer, msg_id, body, careful=False)
+        except (IntegrityError, DomainError):
+            db.session.rollback()
+        try:
+            return _apply(issuer, msg_id, body, careful=True)
+        except IntegrityError:
+            # A concurrent delivery of the same webhook-id or receipt committed between
+            # our lookups and our insert: run again, now seeing its result.
+            db.session.rollback()
+            return _apply(issuer, msg_id, body, careful=True)
     except Exception:
         db.session.rollback()
         raise
 
 
-def _handle(issuer_id: str, headers, body: bytes) -> DeliveryResult:
+def _authenticated_issuer(issuer_id: str, headers, body: bytes) -> tuple[Issuer, str]:
     if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
         raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
-    issuer = db.session.scalars(select(Issuer).where(Issuer.id == issuer_id).options(joinedload(Issuer.secrets))).unique().first()
+    issuer = db.session.scalars(_ISSUER_WITH_SECRETS, {"issuer_id": issuer_id}).unique().first()
     if issuer is None:
         raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
     msg_id = authenticate(issuer, headers, body)
     if not issuer.active:
         raise Forbidden("This issuer is disabled.", code="issuer_disabled", title="开票单位已停用")
+    return issuer, msg_id
+
+
+def _apply(issuer: Issuer, msg_id: str, body: bytes, *, careful: bool) -> DeliveryResult:
     body_hash = sha256_hex(body)
-    replay = _replay(issuer.id, msg_id, body_hash)
-    if replay is not None:
-        return replay
+    if careful:
+        replay = _replay(issuer.id, msg_id, body_hash)
+        if replay is not None:
+            return replay
     event_type, raw, loaded = _parse(body)
-    receipt, result = services.HANDLERS[event_type](issuer, raw, loaded)
+    handler = services.HANDLERS[event_type]
+    if event_type == "receipt.issued":
+        receipt, result = handler(issuer, raw, loaded, assume_new=not careful)
+    else:
+        receipt, result = handler(issuer, raw, loaded)
     answer = {"key": receipt.key, "type": event_type, "result": result}
-    db.session.add(InboundWebhook(issuer_id=issuer.id, webhook_id=msg_id, body_hash=body_hash, status_code=202, response=answer))
+    db.session.execute(_INSERT_INBOUND, dict(
+        issuer_id=issuer.id, webhook_id=msg_id, body_hash=body_hash, status_code=202, response=answer, created_at=utcnow()))
+    issuer_id = issuer.id  # read before commit, which expires the instance
     db.session.commit()
     log.info("issuer delivery applied", extra={"issuer_id": issuer_id, "event_type": event_type, "result": result, "receipt_key": answer["key"]})
     return DeliveryResult(202, answer)

@@ -85,6 +85,36 @@ def test_replayed_webhook_id_is_answered_not_applied(hospital):
     assert counts() == (1, 1, 1)
 
 
+def test_replay_after_the_receipt_changed_is_answered_as_first_time(hospital):
+    """A hospital retrying an old delivery gets the answer it missed, even when applying it
+    now would fail (the receipt was voided since) and nothing changes."""
+    data = hospital.sign(hospital.receipt())
+    body = json.dumps({"type": "receipt.issued", "data": data})
+    first = hospital.post_raw(body, webhook_id="msg_retry_1")
+    void = {"code": data["code"], "number": data["number"], "reason": "重复开具"}
+    assert hospital.push("receipt.voided", void, webhook_id="msg_void_1").status_code == 202
+    assert hospital.push("receipt.paper_exchanged", {"code": data["code"], "number": data["number"],
+                                                     "paper_receipt": {"code": "46010125", "number": "0000000001"}}).status_code == 409
+    before = counts()
+    again = hospital.post_raw(body, webhook_id="msg_retry_1")
+    assert again.status_code == 202 and again.json == first.json
+    void_again = hospital.push("receipt.voided", void, webhook_id="msg_void_1")
+    assert void_again.status_code == 202 and void_again.json["result"] == "applied"
+    assert counts() == before
+    assert db.session.scalar(select(Receipt)).lifecycle == "voided"
+
+
+def test_refused_delivery_then_corrected_with_the_same_webhook_id(hospital):
+    """A refusal stores nothing, so the hospital may fix the body and resend it under the same id."""
+    data = hospital.receipt()
+    bad = hospital.push("receipt.issued", {**hospital.sign(data), "total_amount": "1.00"}, webhook_id="msg_fix_1")
+    assert bad.status_code == 422
+    assert counts() == (0, 0, 0)
+    good = hospital.push("receipt.issued", hospital.sign(data), webhook_id="msg_fix_1")
+    assert good.status_code == 202 and good.json["result"] == "applied"
+    assert counts() == (1, 1, 1)
+
+
 def test_replayed_webhook_id_with_other_body_is_409(hospital):
     hospital.issue(webhook_id="msg_same")
     before = counts()
