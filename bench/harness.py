@@ -104,7 +104,7 @@ def flask(env, *args, root: Path = ROOT) -> str:
 def gunicorn(env, port: int, workers: int, threads: int, root: Path = ROOT):
     """gunicorn on 127.0.0.1:port: gthread workers with `threads` threads, or sync
     workers when threads is 0. `root`: the source tree to serve (default: this one)."""
-    kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync", "--threads", "1"]
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), *kind,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--worker-tmp-dir", "/dev/shm", "wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

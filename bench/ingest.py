@@ -182,13 +182,15 @@ def run_config(workers, threads, receipts, clients, port):
         for h in hospitals:
             conn.execute("INSERT INTO issuers (id, name, credit_code, province, public_key_pem, alg, status, created_at)"
                          " VALUES (%s, %s, %s, '46', 'x', 'ES256', 'active', now())", (h["issuer_id"], h["name"], h["credit_code"]))
+    base_meter = harness.CpuMeter(web=[])
     base_elapsed = baseline(base_url, deliveries, clients, env["PII_KEY"])
+    base_cpu = base_meter.per_item(receipts)
     errors = sum(1 for s in statuses if s != 202)
     result = {
         "config": harness.describe_config(workers, threads), "receipts": receipts, "clients": clients,
         "receipts_per_s": round(receipts / elapsed, 1), "baseline_receipts_per_s": round(receipts / base_elapsed, 1),
         "ratio_to_baseline": round(base_elapsed / elapsed, 3), **harness.percentiles(latencies),
-        "errors": errors, "stored": stored, "worker_rss_mb": rss, "cpu_ms_per_receipt": cpu,
+        "errors": errors, "stored": stored, "worker_rss_mb": rss, "cpu_ms_per_receipt": cpu, "baseline_cpu_ms_per_receipt": base_cpu,
     }
     assert stored == receipts and errors == 0, result
     return result

@@ -148,29 +148,33 @@ def main():
     Redis.from_url(REDIS_URL).flushdb()
     env = harness.node_env(database_url, REDIS_URL)
     harness.flask(env, "db", "upgrade")
-    with harness.gunicorn(env, args.port, workers, threads):
+    with harness.gunicorn(env, args.port, workers, threads) as server:
         hospitals = register_hospitals(args.port, env)
         deliveries = prepare(hospitals, args.cycles * 2, 1)
         push_all(args.port, deliveries, 16)
         receipts = [d[3] for d in deliveries]
         units = open_units(args.port, env, 8)
         cycles(args.port, units, receipts[args.cycles:args.cycles + 100], args.clients, 100)  # warm-up
+        meter = harness.CpuMeter(web=harness.children(server.pid))
         elapsed, latencies, outcomes = cycles(args.port, units, receipts[:args.cycles], args.clients, args.cycles)
+        cpu = meter.per_item(max(outcomes["reimbursed"], 1))
     found = violations(database_url)
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         unit_ids = [r[0] for r in conn.execute("SELECT id FROM units ORDER BY name")]
     # The baseline runs on the other half of the receipts, in the same database.
     keys = [f"{d['code']}-{d['number']}" for d in receipts[args.cycles + 100:args.cycles * 2]]
+    base_meter = harness.CpuMeter(web=[])
     base_elapsed = baseline(database_url, unit_ids, keys, args.clients)
+    base_cpu = base_meter.per_item(len(keys))
     result = {
-        "config": f"{workers} workers x {threads} threads (gthread)", "clients": args.clients, "cycles": args.cycles,
+        "config": harness.describe_config(workers, threads), "clients": args.clients, "cycles": args.cycles,
         "cycles_per_s": round(outcomes["reimbursed"] / elapsed, 1), "baseline_cycles_per_s": round(len(keys) / base_elapsed, 1),
         "ratio_to_baseline": round((outcomes["reimbursed"] / elapsed) / (len(keys) / base_elapsed), 3),
         **harness.percentiles(latencies), "outcomes": outcomes, "invariant_violations": violations(database_url),
-        "invariant_violations_before_baseline": found,
+        "invariant_violations_before_baseline": found, "cpu_ms_per_cycle": cpu, "baseline_cpu_ms_per_cycle": base_cpu,
     }
     print(json.dumps(result, ensure_ascii=False))
-    print(f"written {harness.write_result('reimburse', {'machine': harness.machine(), 'results': [result]})}")
+    print(f"written {harness.write_result('reimburse', {'machine': harness.machine(database_url), 'results': [result]})}")
     assert not any(result["invariant_violations"].values()), result
 
 

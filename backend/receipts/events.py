@@ -29,9 +29,10 @@ class NewReceipt:
         return f"{self.code}-{self.number}"
 
 
-def record_change(receipt: Receipt | NewReceipt, event: str, actor: Actor, *, reason=None, data=None) -> None:
+def record_change(receipt: Receipt | NewReceipt, event: str, actor: Actor, *, reason=None, data=None, units=None) -> None:
     """Appends the timeline entry and emits the event (Core inserts: nothing reads them
-    back in this transaction, and they are the hot path of every change)."""
+    back in this transaction, and they are the hot path of every change). `units`: the
+    interested units when the caller already knows them (several changes in a row)."""
     if event not in RECEIPT_EVENT_TYPES:
         raise ValueError(f"unknown receipt event {event}")
     db.session.execute(_INSERT_TIMELINE, dict(
@@ -40,7 +41,12 @@ def record_change(receipt: Receipt | NewReceipt, event: str, actor: Actor, *, re
     ))
     acting_unit = ((data or {}).get("unit") or {}).get("id")
     # A receipt that was just issued concerns no unit yet.
-    units = interested_units(receipt, acting_unit) if event != "receipt.issued" else ()
+    if event == "receipt.issued":
+        units = ()
+    elif units is not None:
+        units = set(units) | ({acting_unit} if acting_unit else set())
+    else:
+        units = interested_units(receipt, acting_unit)
     emit(event, receipt=receipt, unit_ids=units, data={
         "receipt_key": receipt.key,
         "actor": {"type": actor.type, "name": actor.name},

@@ -7,7 +7,7 @@ commits.
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from backend.common.actors import Actor
 from backend.common.crypto import pii, sha256_hex
@@ -58,16 +58,27 @@ def _issuer_actor(issuer: Issuer) -> Actor:
     return Actor("issuer", issuer.id, issuer.name)
 
 
-def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | None = None) -> Receipt | None:
-    """The receipt with this code and number (only if its payer is `payer_hash`, when given);
-    `for_update` takes its row lock, which serialises every change of one receipt."""
-    query = select(Receipt).where(Receipt.code == code, Receipt.number == number)
-    if payer_hash is not None:
-        query = query.where(Receipt.payer_hash == payer_hash)
+def _receipt_query(for_update: bool, by_payer: bool):
+    query = select(Receipt).where(Receipt.code == bindparam("code"), Receipt.number == bindparam("number"))
+    if by_payer:
+        query = query.where(Receipt.payer_hash == bindparam("payer_hash"))
     if for_update:
         # populate_existing: what we decide on must be the row as locked, not an older copy in the session
         query = query.with_for_update(of=Receipt).execution_options(populate_existing=True)
-    return db.session.scalar(query)
+    return query
+
+
+# Built once (every change of a receipt starts here); executed with separate parameters.
+_RECEIPT_QUERIES = {(u, p): _receipt_query(u, p) for u in (False, True) for p in (False, True)}
+
+
+def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | None = None) -> Receipt | None:
+    """The receipt with this code and number (only if its payer is `payer_hash`, when given);
+    `for_update` takes its row lock, which serialises every change of one receipt."""
+    params = {"code": code, "number": number}
+    if payer_hash is not None:
+        params["payer_hash"] = payer_hash
+    return db.session.scalar(_RECEIPT_QUERIES[(bool(for_update), payer_hash is not None)], params)
 
 
 def find_by_key(key: str, **kwargs) -> Receipt | None:

@@ -11,16 +11,17 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, select, update
 
 from backend.authorizations.models import Authorization, AuthorizedReceipt
 from backend.authorizations.queries import active_grant
 from backend.common.actors import SYSTEM, Actor
 from backend.common.crypto import sha256_hex
 from backend.common.errors import Conflict, NotFound, ValidationFailed
-from backend.common.models import as_utc, utcnow
+from backend.common.models import as_utc, new_uuid, utcnow
 from backend.common.money import InvalidAmount, format_fen, parse_fen
 from backend.extensions import db
+from backend.notifications.outbox import interested_units
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
@@ -75,11 +76,17 @@ def _load_for_update(key: str) -> Receipt:
     return receipt
 
 
+# Built once: statements executed with separate parameters reuse their compiled form.
+_INSERT_ACCESS = insert(ReceiptAccess.__table__)
+_INSERT_LOCK = insert(Lock.__table__)
+_INSERT_LEDGER = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
+
+
 def log_access(receipt_ids, unit: Unit, action: str):
-    db.session.add_all(
-        ReceiptAccess(receipt_id=rid, accessor_type="unit", accessor_id=unit.id, accessor_name=unit.name, action=action)
-        for rid in receipt_ids
-    )
+    rows = [{"receipt_id": rid, "accessor_type": "unit", "accessor_id": unit.id, "accessor_name": unit.name,
+             "action": action, "at": utcnow()} for rid in receipt_ids]
+    if rows:
+        db.session.execute(_INSERT_ACCESS, rows)
 
 
 def _clear_lock_values():
@@ -158,10 +165,10 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
 
     token = "lk_" + secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=current_app.config["LOCK_TTL_SECONDS"])
-    lock_row = Lock(receipt_id=receipt.id, unit_id=unit.id, token_hash=_token_hash(token), mode=mode,
-                    authorization_id=grant.authorization_id if grant else None, locked_at=now, expires_at=expires_at)
-    db.session.add(lock_row)
-    db.session.flush()
+    lock_id, token_hash = new_uuid(), _token_hash(token)
+    db.session.execute(_INSERT_LOCK, dict(id=lock_id, receipt_id=receipt.id, unit_id=unit.id, token_hash=token_hash, mode=mode,
+                                          authorization_id=grant.authorization_id if grant else None, locked_at=now,
+                                          expires_at=expires_at))
     conditions = [Receipt.id == receipt.id, Receipt.lock_id.is_(None), Receipt.lifecycle == "issued",
                   Receipt.reimbursed_fen < Receipt.total_fen]
     if grant is not None:  # the authorization must still stand as the lock is taken (a revocation may race)
@@ -170,7 +177,7 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     taken = db.session.execute(
         update(Receipt)
         .where(*conditions)
-        .values(lock_id=lock_row.id, lock_unit_id=unit.id, lock_token_hash=lock_row.token_hash, locked_at=now,
+        .values(lock_id=lock_id, lock_unit_id=unit.id, lock_token_hash=token_hash, locked_at=now,
                 lock_expires_at=expires_at, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -180,16 +187,8 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     record_change(receipt, "receipt.locked", unit_actor(unit),
                   data={"unit": unit.public_view, "mode": mode, "expires_at": expires_at.isoformat()})
     log_access([receipt.id], unit, "lock")
-    _schedule_expiry(lock_row.id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": token, "mode": mode, "locked_at": now, "expires_at": expires_at}
-
-
-def _schedule_expiry(lock_id: str, expires_at: datetime):
-    from backend.notifications.dispatch import after_commit
-    from backend.notifications.jobs import expire_lock
-
-    after_commit(expire_lock, lock_id, at=expires_at, job_id=f"expire-{lock_id}-{int(expires_at.timestamp())}")
 
 
 def _held_lock(unit: Unit, receipt: Receipt, lock_token: str, now: datetime) -> Lock:
@@ -250,7 +249,6 @@ def renew(unit: Unit, key: str, lock_token: str) -> dict:
         raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
     held.expires_at = expires_at
     log_access([receipt.id], unit, "renew")
-    _schedule_expiry(held.id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": lock_token, "expires_at": expires_at}
 
@@ -302,24 +300,25 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
     if applied != 1 or not _end_lock(held.id, outcome, now):
         db.session.rollback()
         raise LockTokenInvalid("The lock ended a moment ago; nothing was recorded.", code="lock_ended")
-    entry = LedgerEntry(receipt_id=receipt.id, unit_id=unit.id, lock_id=held.id, authorization_id=held.authorization_id,
-                        outcome=outcome, amount_fen=fen, reimbursed_at=when, reference=reference, reason=reason)
-    db.session.add(entry)
+    entry_id = db.session.execute(_INSERT_LEDGER, dict(
+        receipt_id=receipt.id, unit_id=unit.id, lock_id=held.id, authorization_id=held.authorization_id, outcome=outcome,
+        amount_fen=fen, reimbursed_at=when, reference=reference, reason=reason, created_at=now)).scalar_one()
     actor = unit_actor(unit)
+    units = interested_units(receipt)  # the same for both events: the lock holder and authorized units
     if outcome == "reimbursed":
-        record_change(receipt, "receipt.reimbursed", actor, data={
+        record_change(receipt, "receipt.reimbursed", actor, units=units, data={
             "unit": unit.public_view, "amount": format_fen(fen), "reimbursed_at": when.isoformat(), "reference": reference})
     else:
-        record_change(receipt, "receipt.reimbursement_rejected", actor, reason=reason, data={"unit": unit.public_view, "reference": reference})
+        record_change(receipt, "receipt.reimbursement_rejected", actor, reason=reason, units=units,
+                      data={"unit": unit.public_view, "reference": reference})
     record_change(receipt, "receipt.unlocked", actor, reason="报销完成后自动解锁" if outcome == "reimbursed" else "报销被拒后自动解锁",
-                  data={"unit": unit.public_view, "lock_id": held.id, "end_reason": outcome})
+                  units=units, data={"unit": unit.public_view, "lock_id": held.id, "end_reason": outcome})
     log_access([receipt.id], unit, "feedback")
-    db.session.flush()
     # Exact without re-reading: we hold the row lock and the compare-and-set added `fen`.
     reimbursed = receipt.reimbursed_fen + fen
     answer = {"key": key, "outcome": outcome, "amount": format_fen(fen), "reimbursed_at": when,
               "reimbursed_amount": format_fen(reimbursed), "remaining_amount": format_fen(receipt.total_fen - reimbursed),
-              "ledger_entry_id": entry.id}
+              "ledger_entry_id": entry_id}
     db.session.commit()
     return answer
 
