@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 
 from backend.authorizations.models import Authorization, AuthorizedReceipt
 from backend.authorizations.queries import active_grant
@@ -80,6 +80,33 @@ def _load_for_update(key: str) -> Receipt:
 _INSERT_ACCESS = insert(ReceiptAccess.__table__)
 _INSERT_LOCK = insert(Lock.__table__)
 _INSERT_LEDGER = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
+_RECEIPTS, _LOCKS, _GRANTS = Receipt.__table__, Lock.__table__, AuthorizedReceipt.__table__
+_END_LOCK = (update(_LOCKS).where(_LOCKS.c.id == bindparam("lock_id"), _LOCKS.c.ended_at.is_(None))
+             .values(ended_at=bindparam("ended_at"), end_reason=bindparam("end_reason")))
+
+
+def _take_lock_statement(with_grant: bool):
+    """The compare-and-set that takes a lock: only a free, issued, not fully reimbursed
+    receipt — and, in digital-account mode, only while the authorization still stands
+    (a revocation may race the lock)."""
+    conditions = [_RECEIPTS.c.id == bindparam("rid"), _RECEIPTS.c.lock_id.is_(None), _RECEIPTS.c.lifecycle == "issued",
+                  _RECEIPTS.c.reimbursed_fen < _RECEIPTS.c.total_fen]
+    if with_grant:
+        conditions.append(exists().where(_GRANTS.c.id == bindparam("grant_id"), _GRANTS.c.revoked_at.is_(None),
+                                         _GRANTS.c.expires_at > bindparam("now")))
+    return update(_RECEIPTS).where(*conditions).values(
+        {c: bindparam(c) for c in ("lock_id", "lock_unit_id", "lock_token_hash", "locked_at", "lock_expires_at", "updated_at")})
+
+
+_TAKE_LOCK = {False: _take_lock_statement(False), True: _take_lock_statement(True)}
+# Feedback's compare-and-set: this lock, unexpired, and never beyond the total.
+_APPLY_FEEDBACK = (
+    update(_RECEIPTS)
+    .where(_RECEIPTS.c.id == bindparam("rid"), _RECEIPTS.c.lock_id == bindparam("held"), _RECEIPTS.c.lock_expires_at > bindparam("now"),
+           _RECEIPTS.c.reimbursed_fen + bindparam("fen") <= _RECEIPTS.c.total_fen)
+    .values(reimbursed_fen=_RECEIPTS.c.reimbursed_fen + bindparam("fen"), lock_id=None, lock_unit_id=None, lock_token_hash=None,
+            locked_at=None, lock_expires_at=None, updated_at=bindparam("now"))
+)
 
 
 def log_access(receipt_ids, unit: Unit, action: str):
@@ -95,11 +122,7 @@ def _clear_lock_values():
 
 def _end_lock(lock_id: str, reason: str, now: datetime) -> bool:
     """Ends an open lock exactly once; False when someone else already ended it."""
-    result = db.session.execute(
-        update(Lock).where(Lock.id == lock_id, Lock.ended_at.is_(None)).values(ended_at=now, end_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return db.session.execute(_END_LOCK, {"lock_id": lock_id, "ended_at": now, "end_reason": reason}).rowcount == 1
 
 
 def expire_if_due(receipt: Receipt, now: datetime | None = None) -> bool:
@@ -169,18 +192,11 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     db.session.execute(_INSERT_LOCK, dict(id=lock_id, receipt_id=receipt.id, unit_id=unit.id, token_hash=token_hash, mode=mode,
                                           authorization_id=grant.authorization_id if grant else None, locked_at=now,
                                           expires_at=expires_at))
-    conditions = [Receipt.id == receipt.id, Receipt.lock_id.is_(None), Receipt.lifecycle == "issued",
-                  Receipt.reimbursed_fen < Receipt.total_fen]
-    if grant is not None:  # the authorization must still stand as the lock is taken (a revocation may race)
-        conditions.append(exists().where(AuthorizedReceipt.id == grant.id, AuthorizedReceipt.revoked_at.is_(None),
-                                         AuthorizedReceipt.expires_at > now))
-    taken = db.session.execute(
-        update(Receipt)
-        .where(*conditions)
-        .values(lock_id=lock_id, lock_unit_id=unit.id, lock_token_hash=token_hash, locked_at=now,
-                lock_expires_at=expires_at, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    params = {"rid": receipt.id, "lock_id": lock_id, "lock_unit_id": unit.id, "lock_token_hash": token_hash,
+              "locked_at": now, "lock_expires_at": expires_at, "updated_at": now}
+    if grant is not None:
+        params.update(grant_id=grant.id, now=now)
+    taken = db.session.execute(_TAKE_LOCK[grant is not None], params).rowcount
     if taken != 1:
         db.session.rollback()
         raise ReceiptLockedByOther(f"Receipt {key} was locked, or its authorization revoked, a moment ago.")
@@ -290,13 +306,7 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
     if fen and held.authorization_id:
         _check_authorization_cap(held.authorization_id, fen)
 
-    applied = db.session.execute(
-        update(Receipt)
-        .where(Receipt.id == receipt.id, Receipt.lock_id == held.id, Receipt.lock_expires_at > now,
-               Receipt.reimbursed_fen + fen <= Receipt.total_fen)
-        .values(reimbursed_fen=Receipt.reimbursed_fen + fen, **_clear_lock_values(), updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    applied = db.session.execute(_APPLY_FEEDBACK, {"rid": receipt.id, "held": held.id, "now": now, "fen": fen}).rowcount
     if applied != 1 or not _end_lock(held.id, outcome, now):
         db.session.rollback()
         raise LockTokenInvalid("The lock ended a moment ago; nothing was recorded.", code="lock_ended")
