@@ -12,10 +12,9 @@ import logging
 import time
 
 from flask import has_app_context
+from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-
-from rq import Queue
 
 from backend.common.queues import JOB_RETRY, get_queue, jobs_inline
 

@@ -4,10 +4,12 @@ Each function works inside the caller's transaction (the webhook delivery is one
 transaction together with its replay record) and raises domain errors; nothing here
 commits.
 """
+import itertools
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import defer
 
 from backend.common.actors import Actor
 from backend.common.crypto import pii, sha256_hex
@@ -58,10 +60,17 @@ def _issuer_actor(issuer: Issuer) -> Actor:
     return Actor("issuer", issuer.id, issuer.name)
 
 
-def _receipt_query(for_update: bool, by_payer: bool):
+# The wire form, its signatures and the encrypted ID number: what deciding on amounts,
+# lifecycle and locks never needs.
+_BULKY_COLUMNS = (Receipt.elements, Receipt.issuer_signature, Receipt.platform_signature, Receipt.payer_id_enc, Receipt.lifecycle_detail)
+
+
+def _receipt_query(for_update: bool, by_payer: bool, lean: bool):
     query = select(Receipt).where(Receipt.code == bindparam("code"), Receipt.number == bindparam("number"))
     if by_payer:
         query = query.where(Receipt.payer_hash == bindparam("payer_hash"))
+    if lean:
+        query = query.options(*(defer(column) for column in _BULKY_COLUMNS))
     if for_update:
         # populate_existing: what we decide on must be the row as locked, not an older copy in the session
         query = query.with_for_update(of=Receipt).execution_options(populate_existing=True)
@@ -69,16 +78,17 @@ def _receipt_query(for_update: bool, by_payer: bool):
 
 
 # Built once (every change of a receipt starts here); executed with separate parameters.
-_RECEIPT_QUERIES = {(u, p): _receipt_query(u, p) for u in (False, True) for p in (False, True)}
+_RECEIPT_QUERIES = {flags: _receipt_query(*flags) for flags in itertools.product((False, True), repeat=3)}
 
 
-def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | None = None) -> Receipt | None:
+def find_receipt(code: str, number: str, *, for_update=False, payer_hash: str | None = None, lean=False) -> Receipt | None:
     """The receipt with this code and number (only if its payer is `payer_hash`, when given);
-    `for_update` takes its row lock, which serialises every change of one receipt."""
+    `for_update` takes its row lock, which serialises every change of one receipt; `lean`
+    leaves the bulky columns in the database until read."""
     params = {"code": code, "number": number}
     if payer_hash is not None:
         params["payer_hash"] = payer_hash
-    return db.session.scalar(_RECEIPT_QUERIES[(bool(for_update), payer_hash is not None)], params)
+    return db.session.scalar(_RECEIPT_QUERIES[(bool(for_update), payer_hash is not None, bool(lean))], params)
 
 
 def find_by_key(key: str, **kwargs) -> Receipt | None:

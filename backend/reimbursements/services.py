@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, update
-from sqlalchemy.orm import defer
 
 from backend.authorizations.models import Authorization, AuthorizedReceipt
 from backend.authorizations.queries import active_grant
@@ -25,6 +24,7 @@ from backend.extensions import db
 from backend.notifications.outbox import interested_units
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
+from backend.receipts.services import find_by_key
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
 from backend.units.services import require_active, unit_actor
@@ -69,20 +69,10 @@ def _token_hash(token: str) -> str:
     return sha256_hex(token or "")
 
 
-# Locking and feedback decide on the amounts, the lifecycle and the lock columns only:
-# the wire form, its signatures and the encrypted ID number stay in the database.
-_RECEIPT_FOR_UPDATE = (
-    select(Receipt).where(Receipt.code == bindparam("code"), Receipt.number == bindparam("number"))
-    .options(defer(Receipt.elements), defer(Receipt.issuer_signature), defer(Receipt.platform_signature),
-             defer(Receipt.payer_id_enc), defer(Receipt.lifecycle_detail))
-    .with_for_update(of=Receipt).execution_options(populate_existing=True)
-)
-
-
 def _load_for_update(key: str) -> Receipt:
-    """The receipt by its key, row-locked (every change of one receipt is serialised here)."""
-    code, _, number = (key or "").partition("-")
-    receipt = db.session.scalar(_RECEIPT_FOR_UPDATE, {"code": code, "number": number})
+    """The receipt by its key, row-locked; lean, since locking and feedback decide on the
+    amounts, the lifecycle and the lock columns only."""
+    receipt = find_by_key(key, for_update=True, lean=True)
     if receipt is None:
         raise ReceiptNotFound(f"No receipt {key} is available to this unit.")
     return receipt

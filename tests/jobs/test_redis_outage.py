@@ -68,3 +68,24 @@ def test_a_job_enqueued_twice_delivers_once_per_channel(app_ctx, operator, redis
         assert count(Notification) == 2  # issued + locked, each once
         assert count(UnitWebhookDelivery) == 1
         assert receiver.event_ids() == [locked.id]
+
+
+def test_every_job_of_a_commit_is_queued_and_a_lock_schedules_nothing(app_ctx, operator, redis_url):
+    """Feedback commits two events: both delivery jobs are on the queue after the commit.
+    Locking leaves no scheduled job behind in Redis (expiry is swept from the locks table)."""
+    from rq.registry import ScheduledJobRegistry
+
+    unit = UnitClient.open(operator)
+    _, sent = operator.register_hospital().issue()
+    with redis_at(app_ctx, redis_url) as redis:
+        redis.flushdb()
+        token = unit.lock_with_proof(sent).json["lock_token"]
+        key = f"{sent['code']}-{sent['number']}"
+        assert unit.feedback(key, token, amount="10.00").status_code == 201
+        queued = set(get_queue("notifications").job_ids)
+        events = db.session.scalars(select(OutboxEvent.id).where(OutboxEvent.type != "receipt.issued")).all()
+        assert queued == {f"deliver-{event_id}" for event_id in events} and len(events) == 3  # locked, reimbursed, unlocked
+        assert all(ScheduledJobRegistry(queue=get_queue(name)).get_job_ids() == [] for name in ALL_QUEUES)
+        work(redis)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) == 0
