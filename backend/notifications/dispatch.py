@@ -13,6 +13,8 @@ import time
 
 from flask import has_app_context
 from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,7 @@ from backend.common.queues import JOB_RETRY, get_queue, jobs_inline
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "piaojia_jobs_pending"
+CANCEL_KEY = "piaojia_jobs_cancel"
 INLINE_KEY = "piaojia_jobs_inline"
 SWEEP_EVERY_SECONDS = 30
 
@@ -31,13 +34,21 @@ def after_commit(func, *args, at=None, queue="default", job_id=None):
     db.session.info.setdefault(PENDING_KEY, []).append((func, args, at, queue, job_id))
 
 
+def cancel_after_commit(job_id: str, queue="default"):
+    """Withdraws a scheduled job (one no longer needed) after the current transaction
+    commits. Best effort: a job left behind finds nothing to do when it runs."""
+    from backend.extensions import db
+
+    db.session.info.setdefault(CANCEL_KEY, []).append((queue, job_id))
+
+
 def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=False) -> bool:
     """Enqueues on RQ; False (and logged) when Redis is unreachable. With `unless_pending`
     (the sweeper), a job whose id is still queued, scheduled or running is left alone."""
     try:
         q = get_queue(queue)
         if unless_pending and job_id:
-            from rq.job import Job, JobStatus
+            from rq.job import JobStatus
             from rq.exceptions import NoSuchJobError
 
             try:
@@ -56,12 +67,18 @@ def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=F
         return False
 
 
-def enqueue_all(jobs) -> bool:
-    """Enqueues a commit's jobs — immediate and scheduled, on any queues — in one Redis
-    round trip. False (and logged) when Redis is unreachable."""
+def enqueue_all(jobs, cancellations=()) -> bool:
+    """Enqueues a commit's jobs — immediate and scheduled, on any queues — and withdraws
+    the scheduled jobs it made pointless, in one Redis round trip. False (and logged) when
+    Redis is unreachable."""
     try:
         by_queue: dict[str, list] = {}
         pipe = None
+        for queue, job_id in cancellations:
+            q = get_queue(queue)
+            pipe = pipe or q.connection.pipeline()
+            ScheduledJobRegistry(queue=q).remove(job_id, pipeline=pipe)
+            pipe.delete(Job.key_for(job_id))
         for func, args, at, queue, job_id in jobs:
             q = get_queue(queue)
             pipe = pipe or q.connection.pipeline()
@@ -76,25 +93,28 @@ def enqueue_all(jobs) -> bool:
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
         log.warning("could not enqueue jobs; the sweeper will pick them up",
-                    extra={"jobs": sorted({job[0].__name__ for job in jobs}), "error": type(exc).__name__})
+                    extra={"jobs": sorted({job[0].__name__ for job in jobs}), "cancellations": len(cancellations),
+                           "error": type(exc).__name__})
         return False
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
-    jobs = session.info.pop(PENDING_KEY, None)
-    if not jobs or not has_app_context():
+    jobs = session.info.pop(PENDING_KEY, None) or []
+    cancellations = session.info.pop(CANCEL_KEY, None) or []
+    if not (jobs or cancellations) or not has_app_context():
         return
-    if jobs_inline():
+    if jobs_inline():  # nothing is scheduled inline: scheduled work is left to the sweeper
         session.info.setdefault(INLINE_KEY, []).extend(job for job in jobs if job[2] is None)
         return
-    enqueue_all(jobs)
+    enqueue_all(jobs, cancellations)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session, previous_transaction):
     if not session.in_transaction():
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(CANCEL_KEY, None)
 
 
 def drain_inline():

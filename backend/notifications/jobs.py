@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from backend.common.models import utcnow
+from backend.common.models import as_utc, utcnow
 from backend.extensions import db
 from backend.notifications import channels
 from backend.notifications.dispatch import after_commit, enqueue
@@ -102,9 +102,8 @@ def redeliver(delivery: UnitWebhookDelivery):
 
 
 def expire_lock(lock_id: str):
-    """Ends a lease whose time has come; the sweeper enqueues it for every open lock past
-    its expiry. (Not scheduled per lock: almost every lock ends by feedback long before,
-    and a scheduled job per lock would sit in Redis for the whole lease.)"""
+    """Ends a lease whose time has come (scheduled at lock time and at each renewal,
+    withdrawn when the lock ends earlier; the sweeper catches misses)."""
     from backend.receipts.models import Receipt
     from backend.reimbursements.models import Lock
     from backend.reimbursements.services import expire_if_due
@@ -117,7 +116,9 @@ def expire_lock(lock_id: str):
     if receipt.lock_id != lock_id:
         db.session.rollback()
         return
-    expire_if_due(receipt)  # renewed since the sweep found it: nothing to do until the new expiry
+    if not expire_if_due(receipt):
+        # Renewed since it was scheduled: look again at the new expiry.
+        after_commit(expire_lock, lock_id, at=as_utc(receipt.lock_expires_at), job_id=f"expire-{lock_id}-{int(as_utc(receipt.lock_expires_at).timestamp())}")
     db.session.commit()
 
 

@@ -21,6 +21,7 @@ from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import as_utc, new_uuid, utcnow
 from backend.common.money import InvalidAmount, format_fen, parse_fen
 from backend.extensions import db
+from backend.notifications.dispatch import after_commit, cancel_after_commit
 from backend.notifications.outbox import interested_units
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
@@ -122,9 +123,28 @@ def _clear_lock_values():
     return {"lock_id": None, "lock_unit_id": None, "lock_token_hash": None, "locked_at": None, "lock_expires_at": None}
 
 
-def _end_lock(lock_id: str, reason: str, now: datetime) -> bool:
-    """Ends an open lock exactly once; False when someone else already ended it."""
-    return db.session.execute(_END_LOCK, {"lock_id": lock_id, "ended_at": now, "end_reason": reason}).rowcount == 1
+def _end_lock(lock: Lock, reason: str, now: datetime) -> bool:
+    """Ends an open lock exactly once; False when someone else already ended it. A lock
+    ended before its time withdraws its scheduled expiry, which would otherwise wait in
+    Redis for the rest of the lease with nothing to do."""
+    ended = db.session.execute(_END_LOCK, {"lock_id": lock.id, "ended_at": now, "end_reason": reason}).rowcount == 1
+    if ended and reason != "expired":  # an expiry is (or races) that very job: leave it be
+        _cancel_expiry(lock.id, as_utc(lock.expires_at))
+    return ended
+
+
+def _expiry_job_id(lock_id: str, expires_at: datetime) -> str:
+    return f"expire-{lock_id}-{int(expires_at.timestamp())}"
+
+
+def _schedule_expiry(lock_id: str, expires_at: datetime):
+    from backend.notifications.jobs import expire_lock
+
+    after_commit(expire_lock, lock_id, at=expires_at, job_id=_expiry_job_id(lock_id, expires_at))
+
+
+def _cancel_expiry(lock_id: str, expires_at: datetime):
+    cancel_after_commit(_expiry_job_id(lock_id, expires_at))
 
 
 def expire_if_due(receipt: Receipt, now: datetime | None = None) -> bool:
@@ -137,7 +157,7 @@ def expire_if_due(receipt: Receipt, now: datetime | None = None) -> bool:
         update(Receipt).where(Receipt.id == receipt.id, Receipt.lock_id == receipt.lock_id).values(**_clear_lock_values())
         .execution_options(synchronize_session=False)
     ).rowcount
-    if cleared and _end_lock(lock.id, "expired", now):
+    if cleared and _end_lock(lock, "expired", now):
         unit = db.session.get(Unit, lock.unit_id)
         record_change(receipt, "receipt.lock_expired", SYSTEM, reason="锁定期限已到，自动解锁",
                       data={"unit": unit.public_view, "lock_id": lock.id, "expired_at": as_utc(lock.expires_at).isoformat()})
@@ -205,6 +225,7 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     record_change(receipt, "receipt.locked", unit_actor(unit),
                   data={"unit": unit.public_view, "mode": mode, "expires_at": expires_at.isoformat()})
     log_access([receipt.id], unit, "lock")
+    _schedule_expiry(lock_id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": token, "mode": mode, "locked_at": now, "expires_at": expires_at}
 
@@ -245,7 +266,7 @@ def _release(receipt: Receipt, held: Lock, end_reason: str, actor: Actor, reason
         update(Receipt).where(Receipt.id == receipt.id, Receipt.lock_id == held.id)
         .values(**_clear_lock_values(), updated_at=now).execution_options(synchronize_session=False)
     ).rowcount
-    if cleared != 1 or not _end_lock(held.id, end_reason, now):
+    if cleared != 1 or not _end_lock(held, end_reason, now):
         db.session.rollback()
         raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
     unit = db.session.get(Unit, held.unit_id)
@@ -265,8 +286,10 @@ def renew(unit: Unit, key: str, lock_token: str) -> dict:
     if renewed != 1:
         db.session.rollback()
         raise LockTokenInvalid("The lock ended a moment ago.", code="lock_ended")
+    _cancel_expiry(held.id, as_utc(held.expires_at))
     held.expires_at = expires_at
     log_access([receipt.id], unit, "renew")
+    _schedule_expiry(held.id, expires_at)
     db.session.commit()
     return {"key": key, "lock_token": lock_token, "expires_at": expires_at}
 
@@ -309,7 +332,7 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
         _check_authorization_cap(held.authorization_id, fen)
 
     applied = db.session.execute(_APPLY_FEEDBACK, {"rid": receipt.id, "held": held.id, "now": now, "fen": fen}).rowcount
-    if applied != 1 or not _end_lock(held.id, outcome, now):
+    if applied != 1 or not _end_lock(held, outcome, now):
         db.session.rollback()
         raise LockTokenInvalid("The lock ended a moment ago; nothing was recorded.", code="lock_ended")
     entry_id = db.session.execute(_INSERT_LEDGER, dict(

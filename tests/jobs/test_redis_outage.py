@@ -70,22 +70,37 @@ def test_a_job_enqueued_twice_delivers_once_per_channel(app_ctx, operator, redis
         assert receiver.event_ids() == [locked.id]
 
 
-def test_every_job_of_a_commit_is_queued_and_a_lock_schedules_nothing(app_ctx, operator, redis_url):
-    """Feedback commits two events: both delivery jobs are on the queue after the commit.
-    Locking leaves no scheduled job behind in Redis (expiry is swept from the locks table)."""
+def test_a_lock_schedules_its_expiry_and_withdraws_it_when_it_ends(app_ctx, operator, redis_url):
+    """One scheduled expiry per open lock: a renewal moves it, feedback withdraws it (it
+    would otherwise wait in Redis for the rest of the lease), and every job the feedback's
+    commit asked for is on its queue."""
+    from rq.job import Job
     from rq.registry import ScheduledJobRegistry
+
+    def scheduled():
+        return ScheduledJobRegistry(queue=get_queue("default")).get_job_ids()
 
     unit = UnitClient.open(operator)
     _, sent = operator.register_hospital().issue()
+    key = f"{sent['code']}-{sent['number']}"
     with redis_at(app_ctx, redis_url) as redis:
         redis.flushdb()
-        token = unit.lock_with_proof(sent).json["lock_token"]
-        key = f"{sent['code']}-{sent['number']}"
+        locked = unit.lock_with_proof(sent)
+        token = locked.json["lock_token"]
+        (first,) = scheduled()
+        assert first.startswith("expire-") and redis.exists(Job.key_for(first))
+        app_ctx.config["LOCK_TTL_SECONDS"] += 3600
+        try:
+            assert unit.post(f"/receipts/{key}/renew", json={"lock_token": token}).status_code == 200
+        finally:
+            app_ctx.config["LOCK_TTL_SECONDS"] -= 3600
+        (second,) = scheduled()
+        assert second != first and not redis.exists(Job.key_for(first))
         assert unit.feedback(key, token, amount="10.00").status_code == 201
-        queued = set(get_queue("notifications").job_ids)
+        assert scheduled() == [] and not redis.exists(Job.key_for(second))
         events = db.session.scalars(select(OutboxEvent.id).where(OutboxEvent.type != "receipt.issued")).all()
-        assert queued == {f"deliver-{event_id}" for event_id in events} and len(events) == 3  # locked, reimbursed, unlocked
-        assert all(ScheduledJobRegistry(queue=get_queue(name)).get_job_ids() == [] for name in ALL_QUEUES)
+        assert len(events) == 3  # locked, reimbursed, unlocked
+        assert set(get_queue("notifications").job_ids) == {f"deliver-{event_id}" for event_id in events}
         work(redis)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) == 0

@@ -177,7 +177,7 @@ def test_sse_client_gets_the_event_after_an_issuer_webhook(app_ctx, client, oper
     assert receipt_key(sent) in frames[0]["data"]
 
 
-def test_lock_expiry_is_swept_and_notifies_citizen_and_unit(app_ctx, operator, redis_url, worker, monkeypatch):
+def test_lock_expiry_is_scheduled_and_notifies_citizen_and_unit(app_ctx, operator, redis_url, worker, monkeypatch):
     from backend.receipts.models import Receipt, TimelineEntry
 
     monkeypatch.setitem(app_ctx.config, "LOCK_TTL_SECONDS", 2)
@@ -186,7 +186,7 @@ def test_lock_expiry_is_swept_and_notifies_citizen_and_unit(app_ctx, operator, r
     with Receiver() as receiver, redis_at(app_ctx, redis_url):
         unit.client.put("/api/v1/unit/webhook", headers=unit.headers, json={"url": receiver.url})
         assert unit.lock_with_proof(sent).status_code == 201
-        wait_for(lambda: count(TimelineEntry, TimelineEntry.event == "receipt.lock_expired"), timeout=30, what="the sweeper's expiry job")
+        wait_for(lambda: count(TimelineEntry, TimelineEntry.event == "receipt.lock_expired"), timeout=30, what="the expiry job")
         wait_for(lambda: count(Notification, Notification.type == "receipt.lock_expired"), what="the citizen's notification")
         wait_for(lambda: "receipt.lock_expired" in [json.loads(r["body"])["type"] for r in receiver.requests], what="the unit's webhook")
     assert db.session.scalar(select(Receipt.lock_id)) is None
