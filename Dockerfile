@@ -1,6 +1,6 @@
 # One image, two processes:
 #   web:    gunicorn -c gunicorn.conf.py wsgi:app            (the default command)
-#   worker: python -m backend.worker
+#   worker: python -m backend.worker [QUEUE ...]             (all queues, or those named)
 # Migrations: flask --app wsgi db upgrade
 FROM python:3.11-slim
 

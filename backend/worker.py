@@ -1,5 +1,9 @@
-"""`python -m backend.worker`: the RQ worker, with its scheduler, on all of the project's
-queues (DESIGN §5a), plus a periodic sweep.
+"""`python -m backend.worker [QUEUE ...]`: the RQ worker, with its scheduler, on the
+project's queues (DESIGN §5a; all of them unless named), plus a periodic sweep.
+
+- Naming queues splits the work: `python -m backend.worker webhooks` beside
+  `python -m backend.worker notifications default` keeps a slow unit endpoint (up to
+  15 s per attempt) from delaying citizens' notifications.
 
 - Jobs run in the worker process itself (RQ's SimpleWorker), inside a Flask app context
   (AppJob): our jobs are short database-and-HTTP tasks, and forking a work horse per job
@@ -66,13 +70,27 @@ def _sweep_forever(app, stop: threading.Event):
             log.exception("sweep failed")
 
 
+def queue_names(argv) -> list[str]:
+    """The queues to listen on, in priority order: those named, or all of them."""
+    names = list(argv) or list(ALL_QUEUES)
+    unknown = [name for name in names if name not in ALL_QUEUES]
+    if unknown:
+        raise ValueError(f"unknown queue(s) {', '.join(unknown)}; the queues are {', '.join(ALL_QUEUES)}")
+    return list(dict.fromkeys(names))
+
+
 def main(argv=None) -> int:
+    try:
+        names = queue_names(sys.argv[1:] if argv is None else argv)
+    except ValueError as exc:
+        print(f"backend.worker: {exc}", file=sys.stderr)
+        return 2
     app = _application()
     if not app.config.get("REDIS_URL"):
         print("backend.worker needs REDIS_URL (without it, jobs run inline in the web process).", file=sys.stderr)
         return 2
     with app.app_context():
-        queues = [get_queue(name) for name in ALL_QUEUES]
+        queues = [get_queue(name) for name in names]
         connection = queues[0].connection
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_forever, args=(app, stop), name="piaojia-sweeper", daemon=True)

@@ -60,7 +60,14 @@ def test_docker_and_compose_agree_with_the_readme():
     readme = (ROOT / "README.md").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
     assert cmd == compose["services"]["web"]["command"] == ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    assert compose["services"]["worker"]["command"] == ["python", "-m", "backend.worker"]
+    # The compose workers split the queues between them, cover every one, and run as the README says.
+    from backend.common.queues import ALL_QUEUES
+
+    workers = [compose["services"][name]["command"] for name in ("worker", "worker-webhooks")]
+    assert all(command[:3] == ["python", "-m", "backend.worker"] for command in workers)
+    assert sorted(q for command in workers for q in command[3:]) == sorted(ALL_QUEUES)
+    for command in workers:
+        assert " ".join(command[1:]) in readme
     assert compose["services"]["migrate"]["command"] == ["flask", "--app", "wsgi", "db", "upgrade"]
     assert "/healthz" in dockerfile and "/readyz" in str(compose["services"]["web"]["healthcheck"])
     for line in ("gunicorn -c gunicorn.conf.py wsgi:app", "python -m backend.worker", "flask --app wsgi db upgrade",

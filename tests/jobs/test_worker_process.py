@@ -23,13 +23,13 @@ pytestmark = postgres_only()
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(app, redis_url, **env):
+def start_worker(app, redis_url, *queues, **env):
     environment = {
         **os.environ, "PIAOJIA_ENV": "test", "TEST_REDIS_URL": redis_url, "PIAOJIA_INSTANCE_PATH": app.instance_path,
         "TEST_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SWEEP_INTERVAL_SECONDS": "0.5",
         "WEBHOOK_RETRY_SCHEDULE": "0.5,0.5,0.5", "WEBHOOK_ATTEMPT_LEASE_SECONDS": "2", "LOG_LEVEL": "WARNING", **env,
     }
-    return subprocess.Popen([sys.executable, "-m", "backend.worker"], cwd=ROOT, env=environment,
+    return subprocess.Popen([sys.executable, "-m", "backend.worker", *queues], cwd=ROOT, env=environment,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -190,3 +190,24 @@ def test_lock_expiry_is_scheduled_and_notifies_citizen_and_unit(app_ctx, operato
         wait_for(lambda: count(Notification, Notification.type == "receipt.lock_expired"), what="the citizen's notification")
         wait_for(lambda: "receipt.lock_expired" in [json.loads(r["body"])["type"] for r in receiver.requests], what="the unit's webhook")
     assert db.session.scalar(select(Receipt.lock_id)) is None
+
+
+def test_a_worker_listens_on_the_queues_it_is_given(app_ctx, redis_url):
+    """Operators split the work: a worker of its own for the unit webhooks' queue."""
+    from rq import Worker
+
+    redis = Redis.from_url(redis_url)
+    proc = start_worker(app_ctx, redis_url, "webhooks")
+    try:
+        deadline = time.monotonic() + 15
+        while not Worker.all(connection=redis) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (registered,) = Worker.all(connection=redis)
+        assert registered.queue_names() == ["webhooks"]
+    finally:
+        assert stop(proc) == 0
+
+
+def test_an_unknown_queue_is_refused():
+    out = subprocess.run([sys.executable, "-m", "backend.worker", "webhooks", "emails"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown queue(s) emails" in out.stderr
