@@ -77,16 +77,25 @@ def test_worker_delivers_and_retries_a_failing_endpoint(app_ctx, operator, redis
         wait_for(lambda: count(Notification) == 2, what="inbox")
 
 
+def idle_workers(proc, redis):
+    """The registered workers once one is idle: registered and past installing its signal
+    handlers (a SIGTERM before that would kill it, not stop it gracefully)."""
+    from rq import Worker
+
+    deadline = time.monotonic() + 15
+    while not any(w.get_state() == "idle" for w in Worker.all(connection=redis)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = Worker.all(connection=redis)
+    assert workers, proc.stderr.read1().decode() if proc.poll() is not None else "worker never registered"
+    return workers
+
+
 def test_sigterm_is_a_graceful_shutdown(app_ctx, redis_url):
     proc = start_worker(app_ctx, redis_url)
     from rq import Worker
 
     redis = Redis.from_url(redis_url)
-    deadline = time.monotonic() + 15
-    # Idle means registered and past installing its signal handlers.
-    while not any(w.get_state() == "idle" for w in Worker.all(connection=redis)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert Worker.all(connection=redis), proc.stderr.read1().decode() if proc.poll() is not None else "worker never registered"
+    idle_workers(proc, redis)
     assert stop(proc, signal.SIGTERM) == 0
     assert Worker.all(connection=redis) == []
 
@@ -194,15 +203,10 @@ def test_lock_expiry_is_scheduled_and_notifies_citizen_and_unit(app_ctx, operato
 
 def test_a_worker_listens_on_the_queues_it_is_given(app_ctx, redis_url):
     """Operators split the work: a worker of its own for the unit webhooks' queue."""
-    from rq import Worker
-
     redis = Redis.from_url(redis_url)
     proc = start_worker(app_ctx, redis_url, "webhooks")
     try:
-        deadline = time.monotonic() + 15
-        while not Worker.all(connection=redis) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        (registered,) = Worker.all(connection=redis)
+        (registered,) = idle_workers(proc, redis)
         assert registered.queue_names() == ["webhooks"]
     finally:
         assert stop(proc) == 0
