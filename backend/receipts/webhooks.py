@@ -120,15 +120,24 @@ _INSERT_INBOUND = insert(InboundWebhook.__table__)
 def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
     """Applies one delivery. The first attempt is optimistic: it assumes a new webhook-id
     and, for `receipt.issued`, a new receipt, and lets the unique constraints say
-    otherwise. Anything unusual — a replay, a duplicate, a refusal, a concurrent delivery
-    committing first — is then decided by the careful path, which looks the webhook-id
-    and the receipt up before applying, exactly as if the first attempt never happened."""
+    otherwise. A constraint violation (a replay, a duplicate, a concurrent delivery
+    committing first) is then decided by the careful path, which looks the webhook-id and
+    the receipt up before applying, exactly as if the first attempt never happened. A
+    refusal stands unless the webhook-id was answered before: a hospital retrying a
+    delivery we accepted gets that answer, even if applying it now would be refused."""
     try:
         issuer, msg_id = _authenticated_issuer(issuer_id, headers, body)
+        known_issuer_id = issuer.id
         try:
             return _apply(issuer, msg_id, body, careful=False)
-        except (IntegrityError, DomainError):
+        except IntegrityError:
             db.session.rollback()
+        except DomainError:
+            db.session.rollback()
+            replay = _replay(known_issuer_id, msg_id, sha256_hex(body))
+            if replay is not None:
+                return replay
+            raise
         try:
             return _apply(issuer, msg_id, body, careful=True)
         except IntegrityError:
