@@ -180,8 +180,8 @@ def run_config(workers, threads, receipts, clients, port):
     harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
     with psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         for h in hospitals:
-            conn.execute("INSERT INTO issuers (id, name, credit_code, province, public_key_pem, alg, status, created_at)"
-                         " VALUES (%s, %s, %s, '46', 'x', 'ES256', 'active', now())", (h["issuer_id"], h["name"], h["credit_code"]))
+            conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at)"
+                         " VALUES (%s, %s, %s, '46', 'active', now())", (h["issuer_id"], h["name"], h["credit_code"]))
     base_meter = harness.CpuMeter(web=[])
     base_elapsed = baseline(base_url, deliveries, clients, env["PII_KEY"])
     base_cpu = base_meter.per_item(receipts)

@@ -28,8 +28,8 @@ ELEMENTS = json.dumps({
 
 def fill(url, rows, payer_hash, enc, mine):
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO issuers (id, name, credit_code, province, public_key_pem, alg, status, created_at) "
-                     "VALUES ('bench-issuer', '三亚中心医院', '12460200428201234X', '46', 'x', 'ES256', 'active', now())")
+        conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at) "
+                     "VALUES ('bench-issuer', '三亚中心医院', '12460200428201234X', '46', 'active', now())")
         batch = 1_000_000
         for start in range(0, rows, batch):
             stop = min(rows, start + batch)

@@ -7,6 +7,8 @@ from backend.admin.schemas import (
     CredentialsSchema,
     IssuerCreatedSchema,
     IssuerCreateSchema,
+    IssuerKeyCreateSchema,
+    IssuerKeySchema,
     IssuerSchema,
     UnitCreatedSchema,
     UnitCreateSchema,
@@ -43,6 +45,41 @@ class IssuerDetail(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, issuer_id):
         return issuers.get_issuer(issuer_id)
+
+
+def _key_view(key):
+    return {"id": key.id, "alg": key.alg, "fingerprint": key.fingerprint, "public_key_pem": key.public_key_pem,
+            "created_at": key.created_at, "expires_at": key.expires_at,
+            "valid": key in issuers.valid_public_keys(key.issuer)}
+
+
+@blp.route("/issuers/<issuer_id>/keys")
+class IssuerKeys(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(200, IssuerKeySchema(many=True))
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, issuer_id):
+        """The issuer's seal keys, newest first, with their validity."""
+        return [_key_view(k) for k in issuers.get_issuer(issuer_id).keys]
+
+    @blp.arguments(IssuerKeyCreateSchema)
+    @blp.response(201, IssuerKeySchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data, issuer_id):
+        """Register the issuer's new seal key; the previous ones keep verifying for `overlap_hours` (default 72)."""
+        return _key_view(issuers.add_public_key(issuer_id, data["public_key_pem"], data["alg"], data["overlap_hours"]))
+
+
+@blp.route("/issuers/<issuer_id>/keys/<key_id>/retire")
+class RetireIssuerKey(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(200, IssuerKeySchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, issuer_id, key_id):
+        """End a seal key at once (e.g. compromised); receipts accepted before keep their verification."""
+        return _key_view(issuers.retire_public_key(issuer_id, key_id))
 
 
 @blp.route("/issuers/<issuer_id>/webhook-secret/rotate")

@@ -19,6 +19,23 @@ class IssuerSchema(Schema):
     created_at = fields.DateTime()
 
 
+class IssuerKeySchema(Schema):
+    id = fields.String(metadata={"description": "the key's id, to retire it"})
+    alg = fields.String()
+    fingerprint = fields.String(metadata={"description": "SHA-256 (hex) of the DER SubjectPublicKeyInfo"})
+    public_key_pem = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "null: valid until a newer key is registered"})
+    valid = fields.Boolean(metadata={"description": "verifies the issuer's seal now"})
+
+
+class IssuerKeyCreateSchema(Schema):
+    public_key_pem = fields.String(required=True)
+    alg = fields.String(load_default="ES256")
+    overlap_hours = fields.Integer(load_default=72, validate=validate.Range(min=0, max=24 * 30), metadata={
+        "description": "how long the keys valid so far keep verifying, while the hospital's systems switch over"})
+
+
 class IssuerCreatedSchema(IssuerSchema):
     webhook_secret = fields.String(metadata={"description": "`whsec_…`, shown only once"})
 

@@ -14,12 +14,20 @@ class Issuer(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
     province: Mapped[str] = mapped_column(String(2))
-    public_key_pem: Mapped[str] = mapped_column(Text)
-    alg: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
     created_at = mapped_column(TZDateTime(), default=utcnow)
 
     secrets = relationship("IssuerWebhookSecret", back_populates="issuer", order_by="IssuerWebhookSecret.created_at.desc()")
+    keys = relationship("IssuerKey", back_populates="issuer", order_by="IssuerKey.created_at.desc()")
+
+    @property
+    def current_key(self) -> "IssuerKey | None":
+        """The key registered last: the one the issuer should be signing with now."""
+        return self.keys[0] if self.keys else None
+
+    @property
+    def alg(self) -> str | None:
+        return self.current_key.alg if self.current_key else None
 
     @property
     def active(self) -> bool:
@@ -38,3 +46,20 @@ class IssuerWebhookSecret(db.Model):
     expires_at = mapped_column(TZDateTime(), nullable=True)
 
     issuer = relationship("Issuer", back_populates="secrets")
+
+
+class IssuerKey(db.Model):
+    """A public key that verifies the issuer's seal on its receipts (DESIGN §2). Several
+    may be valid at once while an issuer rolls a new key out; `expires_at` ends one."""
+
+    __tablename__ = "issuer_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)  # the key id shown to operators
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    alg: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the DER SubjectPublicKeyInfo
+    created_at = mapped_column(TZDateTime(), default=utcnow)
+    expires_at = mapped_column(TZDateTime(), nullable=True)
+
+    issuer = relationship("Issuer", back_populates="keys")

@@ -18,6 +18,7 @@ from backend.common.models import utcnow
 from backend.common.money import parse_fen
 from backend.extensions import db
 from backend.issuers.models import Issuer
+from backend.issuers.services import valid_public_keys
 from backend.receipts import rules, signing
 from backend.receipts.events import NewReceipt, record_change
 from backend.receipts.models import Receipt
@@ -122,7 +123,8 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
             errors=[v.as_dict() for v in violations],
         )
     canonical = signing.canonical_bytes(raw)
-    if not signing.verify_issuer_signature(issuer.public_key_pem, issuer.alg, canonical, raw["signature"]):
+    if not any(signing.verify_issuer_signature(key.public_key_pem, key.alg, canonical, raw["signature"])
+               for key in valid_public_keys(issuer)):
         raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
 
     digest = sha256_hex(canonical)

@@ -113,7 +113,7 @@ def _replay(issuer_id: str, msg_id: str, body_hash: str) -> DeliveryResult | Non
 
 
 # Built once: statements executed with separate parameters reuse their compiled form.
-_ISSUER_WITH_SECRETS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets))
+_ISSUER_WITH_SECRETS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets), joinedload(Issuer.keys))
 _INSERT_INBOUND = insert(InboundWebhook.__table__)
 
 

@@ -105,19 +105,17 @@ def test_replay_after_the_receipt_changed_is_answered_as_first_time(hospital):
 
 
 def test_replay_answered_even_when_applying_it_now_would_be_refused(hospital):
-    """The hospital's key changed since (here: directly in the table): the retried
-    delivery would now fail its seal check, yet it was accepted once, so it gets that answer."""
+    """The hospital's key was replaced since (no overlap): the retried delivery would now
+    fail its seal check, yet it was accepted once, so it gets that answer."""
     from cryptography.hazmat.primitives import serialization
 
-    from backend.issuers.models import Issuer
+    from backend.issuers.services import add_public_key
 
     data = hospital.sign(hospital.receipt())
     body = json.dumps({"type": "receipt.issued", "data": data})
     first = hospital.post_raw(body, webhook_id="msg_before_rotation")
-    issuer = db.session.get(Issuer, hospital.issuer_id)
-    issuer.public_key_pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    db.session.commit()
+    add_public_key(hospital.issuer_id, ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(), overlap_hours=0)
     before = counts()
     again = hospital.post_raw(body, webhook_id="msg_before_rotation")
     assert again.status_code == 202 and again.json == first.json
