@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.admin.schemas import (
+    CodeSeriesSchema,
     CredentialsSchema,
     IssuerCreatedSchema,
     IssuerCreateSchema,
@@ -80,6 +81,24 @@ class RetireIssuerKey(MethodView):
     def post(self, issuer_id, key_id):
         """End a seal key at once (e.g. compromised); receipts accepted before keep their verification."""
         return _key_view(issuers.retire_public_key(issuer_id, key_id))
+
+
+@blp.route("/issuers/<issuer_id>/code-series")
+class CodeSeriesOfIssuer(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(200, CodeSeriesSchema(many=True))
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, issuer_id):
+        """The receipt code series allocated to the issuer."""
+        return issuers.code_series_of(issuer_id)
+
+    @blp.arguments(CodeSeriesSchema)
+    @blp.response(201, CodeSeriesSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, data, issuer_id):
+        """Allocate a code series (票据代码段): from then on the issuer's receipts must fall in its series, and no other issuer may use it."""
+        return issuers.allocate_code_series(issuer_id, data["code"], data["number_from"], data["number_to"])
 
 
 @blp.route("/issuers/<issuer_id>/webhook-secret/rotate")

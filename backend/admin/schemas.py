@@ -36,6 +36,14 @@ class IssuerKeyCreateSchema(Schema):
         "description": "how long the keys valid so far keep verifying, while the hospital's systems switch over"})
 
 
+class CodeSeriesSchema(Schema):
+    id = fields.String(dump_only=True)
+    code = fields.String(required=True, metadata={"description": "8-digit receipt code (票据代码)", "example": "46060125"})
+    number_from = fields.String(required=True, metadata={"description": "first number, 10 digits", "example": "0000000001"})
+    number_to = fields.String(required=True, metadata={"description": "last number, 10 digits, inclusive", "example": "0000999999"})
+    created_at = fields.DateTime(dump_only=True)
+
+
 class IssuerCreatedSchema(IssuerSchema):
     webhook_secret = fields.String(metadata={"description": "`whsec_…`, shown only once"})
 

@@ -1,5 +1,5 @@
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 
 from backend.common.models import TZDateTime, new_uuid, utcnow
 from backend.extensions import db
@@ -63,3 +63,19 @@ class IssuerKey(db.Model):
     expires_at = mapped_column(TZDateTime(), nullable=True)
 
     issuer = relationship("Issuer", back_populates="keys")
+
+
+class IssuerCodeSeries(db.Model):
+    """A receipt code series the fiscal department allocated to an issuer: numbers
+    `number_from`..`number_to` (inclusive, 10 digits) of receipt code `code`. Once an issuer
+    has series, its receipts must fall in one; no issuer may use another's series."""
+
+    __tablename__ = "issuer_code_series"
+    __table_args__ = (Index("ix_issuer_code_series_code", "code", "number_from"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    number_from: Mapped[str] = mapped_column(String(10))
+    number_to: Mapped[str] = mapped_column(String(10))
+    created_at = mapped_column(TZDateTime(), default=utcnow)

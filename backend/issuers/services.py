@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, text
 
 from backend.common.crypto import pii
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
 from backend.extensions import db
-from backend.issuers.models import Issuer, IssuerKey, IssuerWebhookSecret
+from backend.issuers.models import Issuer, IssuerCodeSeries, IssuerKey, IssuerWebhookSecret
+from backend.receipts.rules import SeriesRange
 
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 SUPPORTED_ALGS = ("ES256",)
@@ -130,3 +131,54 @@ def valid_webhook_secrets(issuer: Issuer) -> list[str]:
         for s in issuer.secrets
         if s.expires_at is None or as_utc(s.expires_at) > now
     ]
+
+
+CODE = re.compile(r"[0-9]{8}")
+NUMBER = re.compile(r"[0-9]{10}")
+
+
+def allocate_code_series(issuer_id: str, code: str, number_from: str, number_to: str) -> IssuerCodeSeries:
+    """Allocates numbers `number_from`..`number_to` of receipt code `code` to an issuer.
+    Series of one code never overlap, and a range another issuer already issued receipts
+    in cannot be given to this one."""
+    from backend.receipts.models import Receipt
+
+    issuer = get_issuer(issuer_id)
+    if not CODE.fullmatch(code or ""):
+        raise ValidationFailed("code must be the 8-digit receipt code.", code="invalid_code")
+    if code[:2] != issuer.province:
+        raise ValidationFailed(f"code {code} is not of the issuer's province {issuer.province}.", code="wrong_province")
+    if not (NUMBER.fullmatch(number_from or "") and NUMBER.fullmatch(number_to or "")) or number_from > number_to:
+        raise ValidationFailed("number_from and number_to must be 10-digit numbers, number_from ≤ number_to.", code="invalid_number_range")
+    if db.engine.dialect.name == "postgresql":  # one allocation per code at a time: the overlap check must see the others
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"code-series:{code}"})
+    overlapping = db.session.scalar(select(IssuerCodeSeries.id).where(
+        IssuerCodeSeries.code == code, IssuerCodeSeries.number_from <= number_to, IssuerCodeSeries.number_to >= number_from).limit(1))
+    if overlapping is not None:
+        db.session.rollback()
+        raise Conflict(f"{code} {number_from}–{number_to} overlaps a series already allocated.", code="series_overlap")
+    used_by_other = db.session.scalar(select(Receipt.id).where(
+        Receipt.code == code, Receipt.number.between(number_from, number_to), Receipt.issuer_id != issuer.id).limit(1))
+    if used_by_other is not None:
+        db.session.rollback()
+        raise Conflict(f"Another issuer already issued receipts in {code} {number_from}–{number_to}.", code="series_in_use")
+    series = IssuerCodeSeries(issuer_id=issuer.id, code=code, number_from=number_from, number_to=number_to)
+    db.session.add(series)
+    db.session.commit()
+    return series
+
+
+def code_series_of(issuer_id: str) -> list[IssuerCodeSeries]:
+    get_issuer(issuer_id)
+    return db.session.scalars(select(IssuerCodeSeries).where(IssuerCodeSeries.issuer_id == issuer_id)
+                              .order_by(IssuerCodeSeries.code, IssuerCodeSeries.number_from)).all()
+
+
+_SERIES_FOR_RECEIPT = select(IssuerCodeSeries.issuer_id, IssuerCodeSeries.code, IssuerCodeSeries.number_from, IssuerCodeSeries.number_to).where(
+    or_(IssuerCodeSeries.code == bindparam("code"), IssuerCodeSeries.issuer_id == bindparam("issuer_id")))
+
+
+def series_for_receipt(issuer_id: str, code: str) -> tuple[SeriesRange, ...]:
+    """What deciding on one receipt's allocation needs: the series of its code (any
+    issuer) and every series of its issuer."""
+    return tuple(SeriesRange(*row) for row in db.session.execute(_SERIES_FOR_RECEIPT, {"code": code, "issuer_id": issuer_id}))

@@ -26,10 +26,27 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class SeriesRange:
+    """An allocated code series: numbers `first`..`last` of receipt code `code`."""
+
+    issuer_id: str
+    code: str
+    first: str
+    last: str
+
+    def covers(self, code: str, number: str) -> bool:
+        # Fixed-width digit strings compare like the numbers they spell.
+        return code == self.code and self.first <= number <= self.last
+
+
+@dataclass(frozen=True)
 class ReceiptContext:
     node_province: str
     issuer_credit_code: str
     today: date
+    issuer_id: str = ""
+    # Series of the receipt's code (any issuer) and every series of this issuer.
+    series: tuple[SeriesRange, ...] = ()
 
 
 def _fen(value, field, out):
@@ -53,6 +70,17 @@ def check_code_series(code: str, issue_date: date, ctx: ReceiptContext, out: lis
     issue_year = issue_date.year % 100
     if code_year not in (issue_year, (issue_year - 1) % 100):
         out.append(Violation("code", "year_mismatch", f"code series year {code[6:8]} does not match issue year {issue_date.year}"))
+
+
+def check_series_allocation(code: str, number: str, ctx: ReceiptContext, out: list):
+    """The fiscal department's allocation: never another issuer's series; and once an
+    issuer has series, only its own."""
+    if any(s.covers(code, number) for s in ctx.series if s.issuer_id != ctx.issuer_id):
+        out.append(Violation("number", "series_of_another_issuer", f"{code}-{number} lies in a code series allocated to another issuer"))
+        return
+    own = [s for s in ctx.series if s.issuer_id == ctx.issuer_id]
+    if own and not any(s.covers(code, number) for s in own):
+        out.append(Violation("number", "series_not_allocated", f"{code}-{number} lies in none of this issuer's code series"))
 
 
 def check_dates(data: dict, ctx: ReceiptContext, out: list):
@@ -118,6 +146,7 @@ def check_receipt(data: dict, ctx: ReceiptContext) -> list[Violation]:
     """All rule violations of one structurally valid receipt; empty when it is acceptable."""
     out: list[Violation] = []
     check_code_series(data["code"], data["issue_date"], ctx, out)
+    check_series_allocation(data["code"], data["number"], ctx, out)
     if data["issuer"]["credit_code"] != ctx.issuer_credit_code:
         out.append(Violation("issuer.credit_code", "issuer_mismatch", "issuer.credit_code is not the registered credit code of this issuer"))
     kind_visit = {"outpatient": ("outpatient", "emergency", "physical_exam", "other"), "inpatient": ("inpatient",)}

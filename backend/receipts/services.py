@@ -18,7 +18,7 @@ from backend.common.models import utcnow
 from backend.common.money import parse_fen
 from backend.extensions import db
 from backend.issuers.models import Issuer
-from backend.issuers.services import valid_public_keys
+from backend.issuers.services import series_for_receipt, valid_public_keys
 from backend.receipts import rules, signing
 from backend.receipts.events import NewReceipt, record_change
 from backend.receipts.models import Receipt
@@ -115,6 +115,8 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
         node_province=current_app.config["NODE_PROVINCE"],
         issuer_credit_code=issuer.credit_code,
         today=datetime.now(CHINA_TZ).date(),
+        issuer_id=issuer.id,
+        series=series_for_receipt(issuer.id, raw["code"]),
     )
     violations = rules.check_receipt(loaded, ctx)
     if violations:

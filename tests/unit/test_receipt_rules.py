@@ -128,3 +128,42 @@ def test_display_status(facts, label):
 def test_trailing_newlines_are_refused(field, value):
     with pytest.raises(ValidationError):
         load({**SIGNED, field: value})
+
+
+# Code series allocation (票据代码段), decided without a database.
+def series_codes(number, series, issuer_id="me"):
+    from dataclasses import replace
+
+    ctx = replace(CTX, issuer_id=issuer_id, series=tuple(series))
+    return {v.code for v in check_receipt(load({**SIGNED, "number": number}), ctx)}
+
+
+def test_no_series_anywhere_allows_any_number():
+    assert series_codes("0000000500", []) == set()
+
+
+def test_own_series_must_cover_the_number():
+    from backend.receipts.rules import SeriesRange
+
+    mine = SeriesRange("me", SIGNED["code"], "0000000001", "0000000999")
+    assert series_codes("0000000999", [mine]) == set()
+    assert series_codes("0000001000", [mine]) == {"series_not_allocated"}
+    other_code = SeriesRange("me", "46060124", "0000000001", "0000099999")
+    assert series_codes("0000000500", [other_code]) == {"series_not_allocated"}
+
+
+def test_another_issuers_series_is_refused_even_without_own_series():
+    from backend.receipts.rules import SeriesRange
+
+    theirs = SeriesRange("them", SIGNED["code"], "0000000001", "0000000999")
+    assert series_codes("0000000001", [theirs]) == {"series_of_another_issuer"}
+    assert series_codes("0000001000", [theirs]) == set()
+
+
+@given(first=st.integers(0, 10**10 - 1), width=st.integers(0, 10**6), number=st.integers(0, 10**10 - 1))
+def test_series_coverage_is_numeric_on_ten_digit_strings(first, width, number):
+    from backend.receipts.rules import SeriesRange
+
+    last = min(first + width, 10**10 - 1)
+    series = SeriesRange("me", "46060125", f"{first:010d}", f"{last:010d}")
+    assert series.covers("46060125", f"{number:010d}") == (first <= number <= last)
