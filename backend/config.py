@@ -48,6 +48,8 @@ class BaseConfig:
     CLIENT_TOKEN_TTL_SECONDS = 3600
     REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
     LOCK_TTL_SECONDS = int(os.environ.get("LOCK_TTL_SECONDS", 7 * 24 * 3600))
+    # 1: an issuer without allocated code series may not issue at all (see docs/decisions/code-series.md)
+    CODE_SERIES_REQUIRED = os.environ.get("CODE_SERIES_REQUIRED", "0") == "1"
     AUTHORIZATION_TTL_DAYS = int(os.environ.get("AUTHORIZATION_TTL_DAYS", 30))
     QR_TTL_SECONDS = 300
     # After a scan, the citizen has this long to approve or decline.

@@ -101,6 +101,17 @@ class CodeSeriesOfIssuer(MethodView):
         return issuers.allocate_code_series(issuer_id, data["code"], data["number_from"], data["number_to"])
 
 
+@blp.route("/issuers/<issuer_id>/code-series/<series_id>")
+class CodeSeriesItem(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(204)
+    @blp.doc(security=[{"bearer": []}])
+    def delete(self, issuer_id, series_id):
+        """Withdraw an allocation; receipts already accepted in it stay valid, and the range may be allocated again."""
+        issuers.withdraw_code_series(issuer_id, series_id)
+
+
 @blp.route("/issuers/<issuer_id>/webhook-secret/rotate")
 class RotateSecret(MethodView):
     decorators = [client_required("operator")]

@@ -168,6 +168,16 @@ def allocate_code_series(issuer_id: str, code: str, number_from: str, number_to:
     return series
 
 
+def withdraw_code_series(issuer_id: str, series_id: str) -> None:
+    """Withdraws an allocation: from now on the issuer may not issue in it (receipts already
+    accepted stay as they are), and the range may be allocated again."""
+    series = db.session.get(IssuerCodeSeries, series_id)
+    if series is None or series.issuer_id != issuer_id:
+        raise NotFound("No such code series for this issuer.", code="series_not_found")
+    db.session.delete(series)
+    db.session.commit()
+
+
 def code_series_of(issuer_id: str) -> list[IssuerCodeSeries]:
     get_issuer(issuer_id)
     return db.session.scalars(select(IssuerCodeSeries).where(IssuerCodeSeries.issuer_id == issuer_id)

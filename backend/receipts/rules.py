@@ -47,6 +47,7 @@ class ReceiptContext:
     issuer_id: str = ""
     # Series of the receipt's code (any issuer) and every series of this issuer.
     series: tuple[SeriesRange, ...] = ()
+    series_required: bool = False  # an issuer without series may not issue
 
 
 def _fen(value, field, out):
@@ -74,12 +75,12 @@ def check_code_series(code: str, issue_date: date, ctx: ReceiptContext, out: lis
 
 def check_series_allocation(code: str, number: str, ctx: ReceiptContext, out: list):
     """The fiscal department's allocation: never another issuer's series; and once an
-    issuer has series, only its own."""
+    issuer has series (or series are required of every issuer), only its own."""
     if any(s.covers(code, number) for s in ctx.series if s.issuer_id != ctx.issuer_id):
         out.append(Violation("number", "series_of_another_issuer", f"{code}-{number} lies in a code series allocated to another issuer"))
         return
     own = [s for s in ctx.series if s.issuer_id == ctx.issuer_id]
-    if own and not any(s.covers(code, number) for s in own):
+    if (own or ctx.series_required) and not any(s.covers(code, number) for s in own):
         out.append(Violation("number", "series_not_allocated", f"{code}-{number} lies in none of this issuer's code series"))
 
 

@@ -117,6 +117,7 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
         today=datetime.now(CHINA_TZ).date(),
         issuer_id=issuer.id,
         series=series_for_receipt(issuer.id, raw["code"]),
+        series_required=current_app.config["CODE_SERIES_REQUIRED"],
     )
     violations = rules.check_receipt(loaded, ctx)
     if violations:

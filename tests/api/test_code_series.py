@@ -65,3 +65,23 @@ def test_a_range_another_issuer_already_used_cannot_be_allocated(client, operato
 def test_series_need_an_operator_and_a_known_issuer(client, operator, sanya):
     assert client.get(series_url(sanya)).status_code == 401
     assert client.get("/api/v1/admin/issuers/nope/code-series", headers=operator.headers).status_code == 404
+
+
+def test_withdrawing_a_series_frees_the_range_and_keeps_accepted_receipts(client, operator, sanya, haikou):
+    series_id = allocate(client, operator, sanya, "0000000001", "0000000999").json["id"]
+    assert sanya.issue(number="0000000007")[0].status_code == 202
+    assert client.delete(f"{series_url(haikou)}/{series_id}", headers=operator.headers).status_code == 404  # not haikou's
+    assert client.delete(f"{series_url(sanya)}/{series_id}", headers=operator.headers).status_code == 204
+    assert client.get(series_url(sanya), headers=operator.headers).json == []
+    assert haikou.issue(number="0000000500")[0].status_code == 202  # no longer sanya's
+    # The part sanya already used cannot go to haikou; the rest can.
+    assert allocate(client, operator, haikou, "0000000001", "0000000010").json["code"] == "series_in_use"
+    assert allocate(client, operator, haikou, "0000000008", "0000000999").status_code == 201
+
+
+def test_with_series_required_an_issuer_without_series_cannot_issue(app_ctx, client, operator, sanya, monkeypatch):
+    monkeypatch.setitem(app_ctx.config, "CODE_SERIES_REQUIRED", True)
+    refused = sanya.issue(number="0000000001")[0]
+    assert refused.status_code == 422 and "series_not_allocated" in {e["code"] for e in refused.json["errors"]}
+    allocate(client, operator, sanya, "0000000001", "0000000999")
+    assert sanya.issue(number="0000000001")[0].status_code == 202

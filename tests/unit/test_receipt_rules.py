@@ -167,3 +167,10 @@ def test_series_coverage_is_numeric_on_ten_digit_strings(first, width, number):
     last = min(first + width, 10**10 - 1)
     series = SeriesRange("me", "46060125", f"{first:010d}", f"{last:010d}")
     assert series.covers("46060125", f"{number:010d}") == (first <= number <= last)
+
+
+def test_series_required_refuses_an_issuer_without_series():
+    from dataclasses import replace
+
+    ctx = replace(CTX, issuer_id="me", series_required=True)
+    assert {v.code for v in check_receipt(load(SIGNED), ctx)} == {"series_not_allocated"}
