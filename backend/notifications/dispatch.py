@@ -73,23 +73,21 @@ def enqueue_all(jobs, cancellations=()) -> bool:
     Redis is unreachable."""
     try:
         by_queue: dict[str, list] = {}
-        pipe = None
+        # All queues share one Redis connection: one pipeline carries everything.
+        pipe = get_queue().connection.pipeline()
         for queue, job_id in cancellations:
             q = get_queue(queue)
-            pipe = pipe or q.connection.pipeline()
             ScheduledJobRegistry(queue=q).remove(job_id, pipeline=pipe)
             pipe.delete(Job.key_for(job_id))
         for func, args, at, queue, job_id in jobs:
             q = get_queue(queue)
-            pipe = pipe or q.connection.pipeline()
             if at is None:
                 by_queue.setdefault(queue, []).append(Queue.prepare_data(func, args, job_id=job_id, retry=JOB_RETRY))
             else:
                 q.schedule_job(q.create_job(func, args=args, job_id=job_id, retry=JOB_RETRY), at, pipeline=pipe)
         for queue, datas in by_queue.items():
             get_queue(queue).enqueue_many(datas, pipeline=pipe)
-        if pipe is not None:
-            pipe.execute()
+        pipe.execute()
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
         log.warning("could not enqueue jobs; the sweeper will pick them up",
