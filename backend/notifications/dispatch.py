@@ -42,9 +42,10 @@ def cancel_after_commit(job_id: str, queue="default"):
     db.session.info.setdefault(CANCEL_KEY, []).append((queue, job_id))
 
 
-def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=False) -> bool:
-    """Enqueues on RQ; False (and logged) when Redis is unreachable. With `unless_pending`
-    (the sweeper), a job whose id is still queued, scheduled or running is left alone."""
+def enqueue(func, *args, queue="default", job_id=None, unless_pending=False) -> bool:
+    """Enqueues one job now (the sweeper; commits use `enqueue_all`); False (and logged)
+    when Redis is unreachable. With `unless_pending`, a job whose id is still queued,
+    scheduled or running is left alone."""
     try:
         q = get_queue(queue)
         if unless_pending and job_id:
@@ -57,10 +58,7 @@ def enqueue(func, *args, at=None, queue="default", job_id=None, unless_pending=F
                 status = None
             if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED):
                 return True
-        if at is not None:
-            q.enqueue_at(at, func, *args, retry=JOB_RETRY, job_id=job_id)
-        else:
-            q.enqueue(func, *args, retry=JOB_RETRY, job_id=job_id)
+        q.enqueue(func, *args, retry=JOB_RETRY, job_id=job_id)
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
         log.warning("could not enqueue job; the sweeper will pick it up", extra={"job": func.__name__, "error": type(exc).__name__})

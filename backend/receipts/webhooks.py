@@ -113,7 +113,7 @@ def _replay(issuer_id: str, msg_id: str, body_hash: str) -> DeliveryResult | Non
 
 
 # Built once: statements executed with separate parameters reuse their compiled form.
-_ISSUER_WITH_SECRETS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets), joinedload(Issuer.keys))
+_ISSUER_WITH_CREDENTIALS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets), joinedload(Issuer.keys))
 _INSERT_INBOUND = insert(InboundWebhook.__table__)
 
 
@@ -153,7 +153,7 @@ def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
 def _authenticated_issuer(issuer_id: str, headers, body: bytes) -> tuple[Issuer, str]:
     if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
         raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
-    issuer = db.session.scalars(_ISSUER_WITH_SECRETS, {"issuer_id": issuer_id}).unique().first()
+    issuer = db.session.scalars(_ISSUER_WITH_CREDENTIALS, {"issuer_id": issuer_id}).unique().first()
     if issuer is None:
         raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
     msg_id = authenticate(issuer, headers, body)

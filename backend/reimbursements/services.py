@@ -79,6 +79,10 @@ def _load_for_update(key: str) -> Receipt:
     return receipt
 
 
+def _clear_lock_values():
+    return {"lock_id": None, "lock_unit_id": None, "lock_token_hash": None, "locked_at": None, "lock_expires_at": None}
+
+
 # Built once: statements executed with separate parameters reuse their compiled form.
 _INSERT_ACCESS = insert(ReceiptAccess.__table__)
 _INSERT_LOCK = insert(Lock.__table__)
@@ -107,8 +111,7 @@ _APPLY_FEEDBACK = (
     update(_RECEIPTS)
     .where(_RECEIPTS.c.id == bindparam("rid"), _RECEIPTS.c.lock_id == bindparam("held"), _RECEIPTS.c.lock_expires_at > bindparam("now"),
            _RECEIPTS.c.reimbursed_fen + bindparam("fen") <= _RECEIPTS.c.total_fen)
-    .values(reimbursed_fen=_RECEIPTS.c.reimbursed_fen + bindparam("fen"), lock_id=None, lock_unit_id=None, lock_token_hash=None,
-            locked_at=None, lock_expires_at=None, updated_at=bindparam("now"))
+    .values(reimbursed_fen=_RECEIPTS.c.reimbursed_fen + bindparam("fen"), **_clear_lock_values(), updated_at=bindparam("now"))
 )
 
 
@@ -117,10 +120,6 @@ def log_access(receipt_ids, unit: Unit, action: str):
              "action": action, "at": utcnow()} for rid in receipt_ids]
     if rows:
         db.session.execute(_INSERT_ACCESS, rows)
-
-
-def _clear_lock_values():
-    return {"lock_id": None, "lock_unit_id": None, "lock_token_hash": None, "locked_at": None, "lock_expires_at": None}
 
 
 def _end_lock(lock: Lock, reason: str, now: datetime) -> bool:
