@@ -16,6 +16,7 @@ from backend.ops.routes import blp as ops_blp
 from backend.receipts.routes import blp as receipts_blp
 from backend.units.routes import blp as unit_blp
 from backend.verification.routes import blp as verify_blp
+from backend.web.routes import blp as web_blp
 
 BLUEPRINTS = [
     oauth_blp, admin_blp, receipts_blp, citizen_auth_blp, citizen_me_blp, notifications_blp, verify_blp,
@@ -29,4 +30,4 @@ def demo_blueprints(app):
     from backend.demo.routes import blp as demo_blp
 
     return [demo_blp] if demo_identity_provider_active(app) else []
-PLAIN_BLUEPRINTS = [ops_blp, qr_landing_blp]
+PLAIN_BLUEPRINTS = [ops_blp, qr_landing_blp, web_blp]

@@ -1,12 +1,11 @@
 """QR authorization: the unit's requests and QR images; the citizen's scan, decision,
 consent records and claims; the /q/{token} landing page."""
 import io
-from html import escape
 from urllib.parse import quote
 
 import qrcode
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app, g, request, url_for
+from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from qrcode.image.pure import PyPNGImage
@@ -159,15 +158,10 @@ class AccessLog(MethodView):
 
 @landing_blp.get("/q/<token>")
 def qr_landing(token):
-    """Opened by a plain camera app: points to the mini-app, shows nothing about the unit."""
-    qr_text = escape(services.qr_text_for(token)) if services._TOKEN.fullmatch(token) else ""
-    target = f"/app/#/scan?qr={quote(qr_text)}" if qr_text else "/app/"
-    page = f"""<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>票夹 · 授权报销</title><body style="font-family:sans-serif;padding:2em;line-height:1.6">
-<h1>请在“海易办”中打开</h1>
-<p>这是报销单位的票据授权二维码。请使用“海易办”小程序扫码，在票夹中核对报销单位信息后再选择授权的票据。</p>
-<p><a href="{escape(target)}">在票夹中打开</a></p></body></html>"""
-    response = Response(page, mimetype="text/html")
+    """Opened by a plain camera app: hands the QR text to the mini-app's confirmation screen
+    (in the fragment, which never reaches a server log); shows nothing about the unit."""
+    target = f"/app/#/scan?qr={quote(services.qr_text_for(token), safe='')}" if services._TOKEN.fullmatch(token) else "/app/"
+    response = redirect(target, code=303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -185,12 +185,22 @@ def test_scans_are_rate_limited(app, client, centre, zhang, monkeypatch):
     assert statuses == [404, 404, 404, 429]
 
 
-def test_landing_page_reveals_nothing_about_the_unit(client, centre):
+def test_landing_page_hands_the_qr_to_the_miniapp_and_reveals_nothing_about_the_unit(client, centre):
     created = request_qr(centre)
     path = "/q/" + created["qr_text"].rsplit("/q/", 1)[1]
     page = client.get(path)
-    assert page.status_code == 200 and "海易办" in page.get_data(as_text=True)
-    assert centre.name not in page.get_data(as_text=True)
+    assert page.status_code == 303
+    target = page.headers["Location"]
+    assert target.startswith("/app/#/scan?qr=")
+    from urllib.parse import unquote
+
+    assert unquote(target.split("qr=", 1)[1]) == created["qr_text"]
+    assert centre.name not in page.get_data(as_text=True) and "no-store" in page.headers["Cache-Control"]
+
+
+def test_landing_page_of_a_malformed_token_goes_to_the_miniapp_home(client):
+    page = client.get("/q/short")
+    assert page.status_code == 303 and page.headers["Location"] == "/app/"
 
 
 def test_malformed_receipt_keys_are_422_not_500(client, centre, zhang):
