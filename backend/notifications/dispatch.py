@@ -56,13 +56,30 @@ def enqueue(func, *args, queue="default", job_id=None, unless_pending=False) -> 
                 status = Job.fetch(job_id, connection=q.connection).get_status()
             except NoSuchJobError:
                 status = None
-            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED):
+            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                return True
+            if status == JobStatus.STARTED and not _abandoned(job_id, q):
                 return True
         q.enqueue(func, *args, retry=JOB_RETRY, job_id=job_id)
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
         log.warning("could not enqueue job; the sweeper will pick it up", extra={"job": func.__name__, "error": type(exc).__name__})
         return False
+
+
+def _abandoned(job_id: str, queue) -> bool:
+    """A started job whose worker stopped beating (killed mid-job): taken out of RQ's
+    started registry so that it can be enqueued again at once."""
+    from rq.registry import StartedJobRegistry
+
+    from backend.common import worker_liveness
+
+    job = Job.fetch(job_id, connection=queue.connection)
+    if worker_liveness.is_alive(queue.connection, job.worker_name):
+        return False
+    StartedJobRegistry(queue=queue).remove_executions(job)
+    log.warning("re-enqueueing a job its dead worker left started", extra={"job_id": job_id, "worker": job.worker_name})
+    return True
 
 
 def enqueue_all(jobs, cancellations=()) -> bool:
