@@ -147,26 +147,18 @@ class InvalidCharacters(DomainError):
     title = "请求中含有不允许的字符"
 
 
-def refuse_nul_characters():
-    """NUL cannot be stored in PostgreSQL text and is never meaningful in this API: refuse
-    it anywhere in the path, the query or the body before any code sees it."""
-    from flask import request
-
-    if "\x00" in request.path or "%00" in request.query_string.decode("latin-1") or "\x00" in request.query_string.decode("latin-1"):
-        raise InvalidCharacters("The URL contains a NUL character.")
-    body = request.get_data(cache=True)
-    if b"\x00" in body or b"\\u0000" in body or (request.mimetype == "application/x-www-form-urlencoded" and b"%00" in body):
-        raise InvalidCharacters("The body contains a NUL character.")
-
-
 def register_error_handlers(app):
-    app.before_request(refuse_nul_characters)
+    from backend.common.request_guard import guard_request
+
+    app.before_request(guard_request)
 
     @app.errorhandler(DomainError)
     def handle_domain_error(exc):
         _rollback()
         log.info("request refused", extra={"problem_code": exc.code, "status": exc.status})
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        response.headers.extend(getattr(exc, "headers", None) or {})
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc):
