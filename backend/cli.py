@@ -37,13 +37,16 @@ def register(app):
     @app.cli.command("purge")
     @click.option("--hours", default=48, show_default=True, help="keep records younger than this")
     def purge(hours):
-        """Delete idempotency keys and issuer webhook replay records older than --hours (≥ 24)."""
+        """Delete idempotency keys and issuer webhook replay records older than --hours (≥ 24),
+        and expired single-use assertions and stream tickets."""
         from datetime import timedelta
 
+        from backend.citizens.services import purge_expired_credentials
         from backend.common.idempotency import purge as purge_keys
         from backend.receipts.webhooks import purge_replay_records
 
         if hours < 24:
             raise click.BadParameter("keys are kept at least 24 hours", param_hint="--hours")
         age = timedelta(hours=hours)
-        click.echo(json.dumps({"idempotency_keys": purge_keys(age), "webhook_replays": purge_replay_records(age)}))
+        click.echo(json.dumps({"idempotency_keys": purge_keys(age), "webhook_replays": purge_replay_records(age),
+                               **purge_expired_credentials()}))

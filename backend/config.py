@@ -61,10 +61,20 @@ class BaseConfig:
     WEBHOOK_RETRY_SCHEDULE = tuple(float(x) for x in os.environ.get("WEBHOOK_RETRY_SCHEDULE", "").split(",") if x.strip()) or None
     # How long one delivery attempt owns its row before another runner may take over.
     WEBHOOK_ATTEMPT_LEASE_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_LEASE_SECONDS", 60))
+    STREAM_TICKET_TTL_SECONDS = 60
     STREAM_MAX_SECONDS = float(os.environ.get("STREAM_MAX_SECONDS", 3600))
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For/Proto/Host).
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
+    # Failed attempts (only failures count; 429 with Retry-After beyond them), see docs/decisions/failed-attempt-limits.md
+    TOKEN_FAILURES_PER_CLIENT = os.environ.get("TOKEN_FAILURES_PER_CLIENT", "10 per 15 minutes")
+    TOKEN_FAILURES_PER_ADDRESS = os.environ.get("TOKEN_FAILURES_PER_ADDRESS", "30 per 15 minutes")
+    ASSERTION_FAILURES_PER_ADDRESS = os.environ.get("ASSERTION_FAILURES_PER_ADDRESS", "20 per 15 minutes")
+    PROOF_FAILURES_PER_CLIENT = os.environ.get("PROOF_FAILURES_PER_CLIENT", "30 per hour")
+    PROOF_FAILURES_PER_ADDRESS = os.environ.get("PROOF_FAILURES_PER_ADDRESS", "60 per hour")
+    # A receipt whose check code was guessed wrong this often is closed to proof of possession for PROOF_LOCKOUT_SECONDS.
+    PROOF_FAILURES_PER_RECEIPT = os.environ.get("PROOF_FAILURES_PER_RECEIPT", "5 per hour")
+    PROOF_LOCKOUT_SECONDS = int(os.environ.get("PROOF_LOCKOUT_SECONDS", "3600"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)
     # API / OpenAPI (flask-smorest)

@@ -11,6 +11,7 @@ from backend.admin.schemas import (
     IssuerKeyCreateSchema,
     IssuerKeySchema,
     IssuerSchema,
+    ProofLockoutListSchema,
     UnitCreatedSchema,
     UnitCreateSchema,
     UnitSchema,
@@ -221,3 +222,29 @@ class Stats(MethodView):
         from backend.admin.stats import overview
 
         return overview()
+
+
+@blp.route("/proof-lockouts")
+class ProofLockouts(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(200, ProofLockoutListSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """Receipts closed to proof of possession after repeated wrong check codes, until when."""
+        from backend.reimbursements import proof
+
+        return proof.open_lockouts()
+
+
+@blp.route("/proof-lockouts/<key>")
+class ProofLockout(MethodView):
+    decorators = [client_required("operator")]
+
+    @blp.response(204)
+    @blp.doc(security=[{"bearer": []}])
+    def delete(self, key):
+        """Lift a receipt's lockout (e.g. once the holder has been identified at a counter)."""
+        from backend.reimbursements import proof
+
+        proof.lift(key)

@@ -86,3 +86,13 @@ class UnitStatusChangeSchema(Schema):
 class CredentialsSchema(Schema):
     client_id = fields.String()
     client_secret = fields.String()
+
+
+class ProofLockoutSchema(Schema):
+    key = fields.String(metadata={"description": "receipt key {code}-{number}"})
+    locked_until = fields.String(metadata={"format": "date-time"})
+    since = fields.String(metadata={"format": "date-time"})
+
+
+class ProofLockoutListSchema(Schema):
+    items = fields.List(fields.Nested(ProofLockoutSchema))

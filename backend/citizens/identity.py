@@ -8,17 +8,21 @@ instance folder, and they go through exactly this verification.
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 
+from backend.citizens.schemas import IdentityClaimsSchema
 from backend.common.errors import Unauthorized
 from backend.receipts.signing import jwk_thumbprint
 
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "name", "id_type", "id_number"]
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "name", "id_type", "id_number"]
+IDENTITY_CLAIMS = ("sub", "jti", "name", "id_type", "id_number", "phone")
 LEEWAY_SECONDS = 30
+MAX_LIFETIME_SECONDS = 600
 
 
 class InvalidAssertion(Unauthorized):
@@ -73,7 +77,8 @@ def key_set() -> jwt.PyJWKSet:
     return cached
 
 
-def verify_assertion(assertion: str) -> Identity:
+def verify_assertion(assertion: str) -> tuple[Identity, dict]:
+    """The identity an assertion vouches for, and its claims (for single use by `jti`)."""
     if not isinstance(assertion, str) or assertion.count(".") != 2:
         raise InvalidAssertion("The assertion is not a JWT.")
     allowed = current_app.config["HAIYIBAN_ALGORITHMS"]
@@ -102,16 +107,21 @@ def verify_assertion(assertion: str) -> Identity:
         raise InvalidAssertion("The assertion is for another audience.", code="wrong_audience")
     except jwt.InvalidIssuerError:
         raise InvalidAssertion("The assertion comes from another issuer.", code="wrong_issuer")
+    except (jwt.exceptions.InvalidSubjectError, jwt.exceptions.InvalidJTIError) as exc:
+        raise InvalidAssertion(f"Malformed identity claims: {exc}.", code="malformed_claims")
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidAssertion(f"The assertion lacks the {exc.claim} claim.", code="missing_claim")
     except jwt.PyJWTError as exc:
         raise InvalidAssertion(f"The assertion does not verify: {type(exc).__name__}.")
     if claims["iat"] > time.time() + LEEWAY_SECONDS:
         raise InvalidAssertion("The assertion was issued in the future.")
-    for name in ("sub", "name", "id_type", "id_number"):
-        if not isinstance(claims[name], str) or not claims[name].strip() or len(claims[name]) > 128:
-            raise InvalidAssertion(f"The {name} claim is malformed.", code="missing_claim")
-    return Identity(claims["sub"], claims["name"].strip(), claims["id_type"], claims["id_number"].strip().upper(), claims.get("phone"))
+    if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
+        raise InvalidAssertion(f"The assertion may live at most {MAX_LIFETIME_SECONDS} s.", code="assertion_lifetime")
+    errors = IdentityClaimsSchema().validate({name: claims.get(name) for name in IDENTITY_CLAIMS if name in claims})
+    if errors:
+        raise InvalidAssertion(f"Malformed identity claims: {', '.join(sorted(errors))}.", code="malformed_claims")
+    identity = Identity(claims["sub"], claims["name"].strip(), claims["id_type"], claims["id_number"].strip().upper(), claims.get("phone"))
+    return identity, claims
 
 
 def sign_demo_assertion(person: dict, ttl: int = 300) -> str:
@@ -119,6 +129,6 @@ def sign_demo_assertion(person: dict, ttl: int = 300) -> str:
     now = int(time.time())
     claims = {"iss": current_app.config["HAIYIBAN_ISSUER"], "aud": current_app.config["HAIYIBAN_AUDIENCE"],
               "sub": person["sub"], "name": person["name"], "id_type": person["id_type"], "id_number": person["id_number"],
-              "phone": person.get("phone"), "iat": now, "exp": now + ttl}
+              "phone": person.get("phone"), "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
     kid = key_set().keys[0].key_id
     return jwt.encode(claims, demo_private_key(), algorithm="ES256", headers={"kid": kid})

@@ -34,3 +34,26 @@ class RefreshToken(db.Model):
     expires_at = mapped_column(TZDateTime())
     used_at = mapped_column(TZDateTime(), nullable=True)
     revoked_at = mapped_column(TZDateTime(), nullable=True)
+
+
+class UsedAssertion(db.Model):
+    """Identity assertions already signed in with (by a hash of iss and jti), remembered
+    until they expire: an assertion signs in once."""
+
+    __tablename__ = "used_assertions"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at = mapped_column(TZDateTime(), index=True)
+
+
+class StreamTicket(db.Model):
+    """A short-lived, single-use ticket that opens the live stream for browsers that cannot
+    send an Authorization header with EventSource (never the access token in a URL)."""
+
+    __tablename__ = "stream_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    expires_at = mapped_column(TZDateTime(), index=True)
+    used_at = mapped_column(TZDateTime(), nullable=True)

@@ -4,8 +4,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.citizens import services, wallet
-from backend.citizens.schemas import AssertionSchema, ProfileSchema, RefreshSchema, TokenPairSchema, WalletArgsSchema
+from backend.citizens.schemas import AssertionSchema, ProfileSchema, RefreshSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
+from backend.common import attempts
 from backend.common.auth import citizen_required
+from backend.common.errors import Unauthorized
 
 auth_blp = Blueprint("citizen_auth", __name__, url_prefix="/api/v1/auth", description="Citizens: sign in with a 海易办 identity assertion")
 me_blp = Blueprint("citizen_wallet", __name__, url_prefix="/api/v1/me", description="Citizens: personal digital account (个人数字账户)")
@@ -20,7 +22,13 @@ class CitizenLogin(MethodView):
     @auth_blp.alt_response(401, description="assertion refused: invalid_assertion, assertion_expired, wrong_audience, wrong_issuer, unknown_key, algorithm_not_allowed, missing_claim")
     def post(self, data):
         """Sign in (opens the personal digital account at first sign-in)."""
-        return services.login(data["assertion"])
+        address = attempts.client_address()
+        attempts.ensure_allowed("assertion", "ASSERTION_FAILURES_PER_ADDRESS", "address", address)
+        try:
+            return services.login(data["assertion"])
+        except Unauthorized:
+            attempts.record_failure("assertion", "ASSERTION_FAILURES_PER_ADDRESS", "address", address)
+            raise
 
 
 @auth_blp.route("/refresh")
@@ -39,6 +47,18 @@ class Logout(MethodView):
     def post(self, data):
         """Sign out every session of this login."""
         services.logout(data["refresh_token"])
+
+
+@me_blp.route("/stream-tickets")
+class StreamTickets(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.response(201, StreamTicketSchema)
+    @me_blp.doc(security=[{"bearer": []}])
+    def post(self):
+        """A single-use ticket (60 s) that opens the live stream, `GET /me/stream?ticket=…`,
+        for browsers whose EventSource cannot send an Authorization header."""
+        return services.issue_stream_ticket(g.citizen, g.get("citizen_session_id"))
 
 
 @me_blp.route("")

@@ -2,11 +2,34 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from backend.citizens.wallet import STATUSES
 from backend.common.validators import FullMatch, IsoDate
+from backend.receipts.schemas import ID_NUMBER, ID_TYPES
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+def _column_length(name: str) -> int:
+    from backend.citizens.models import Citizen
+
+    return Citizen.__table__.c[name].type.length
+
+
+class IdentityClaimsSchema(Schema):
+    """The identity claims of a 海易办 assertion, checked against what the account stores
+    (the column lengths are the one source of the limits)."""
+
+    class Meta:
+        unknown = RAISE
+
+    sub = fields.String(required=True, validate=validate.Length(min=1, max=_column_length("sub")))
+    jti = fields.String(required=True, validate=validate.Length(min=8, max=128))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=_column_length("name")),
+                                                  validate.Regexp(r"\S", error="must not be blank")])
+    id_type = fields.String(required=True, validate=[validate.OneOf(ID_TYPES), validate.Length(max=_column_length("id_type"))])
+    id_number = fields.String(required=True, validate=ID_NUMBER)
+    phone = fields.String(allow_none=True, validate=FullMatch(r"^\+?[0-9][0-9 \-]{4,19}$", error="must be a phone number"))
 
 
 class AssertionSchema(Strict):
@@ -50,3 +73,8 @@ class WalletArgsSchema(Schema):
 
 class DemoAssertionRequestSchema(Strict):
     citizen = fields.String(required=True, metadata={"example": "zhangsan"})
+
+
+class StreamTicketSchema(Schema):
+    ticket = fields.String(metadata={"description": "single use; GET /api/v1/me/stream?ticket=…"})
+    expires_at = fields.String(metadata={"format": "date-time", "description": "ISO 8601 with offset"})

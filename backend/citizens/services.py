@@ -1,14 +1,14 @@
 """Citizens' accounts: login with a 海易办 assertion, rotating refresh tokens, profile."""
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.citizens.identity import verify_assertion
-from backend.citizens.models import Citizen, RefreshToken
-from backend.common import tokens
+from backend.citizens.identity import LEEWAY_SECONDS, InvalidAssertion, verify_assertion
+from backend.citizens.models import Citizen, RefreshToken, StreamTicket, UsedAssertion
+from backend.common import sessions, tokens
 from backend.common.crypto import mask_id_number, pii, sha256_hex
 from backend.common.errors import Unauthorized
 from backend.common.models import as_utc, new_uuid, utcnow
@@ -28,13 +28,20 @@ def _issue_pair(citizen: Citizen, family_id: str) -> dict:
     refresh = "rt_" + secrets.token_urlsafe(32)
     db.session.add(RefreshToken(citizen_id=citizen.id, family_id=family_id, token_hash=sha256_hex(refresh),
                                 expires_at=utcnow() + timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"])))
-    access = tokens.issue(citizen.id, tokens.AUDIENCE_CITIZEN, cfg["ACCESS_TOKEN_TTL_SECONDS"])
+    access = tokens.issue(citizen.id, tokens.AUDIENCE_CITIZEN, cfg["ACCESS_TOKEN_TTL_SECONDS"], sid=family_id)
     return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": cfg["ACCESS_TOKEN_TTL_SECONDS"]}
 
 
 def login(assertion: str) -> dict:
     """Opens the personal digital account on first login; updates it afterwards."""
-    identity = verify_assertion(assertion)
+    identity, claims = verify_assertion(assertion)
+    db.session.add(UsedAssertion(jti_hash=sha256_hex(f"{claims['iss']}\n{claims['jti']}"),
+                                 expires_at=datetime.fromtimestamp(claims["exp"] + LEEWAY_SECONDS, timezone.utc)))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise InvalidAssertion("This assertion has already been used to sign in.", code="assertion_reused")
     cipher = pii()
     citizen = db.session.scalar(select(Citizen).where(Citizen.sub == identity.sub))
     if citizen is None:
@@ -75,6 +82,7 @@ def refresh(refresh_token: str) -> dict:
     if spent != 1:
         _revoke_family(token.family_id, now)
         db.session.commit()
+        sessions.announce_revoked(token.family_id)
         current_app.logger.warning("refresh token reuse: family revoked", extra={"family_id": token.family_id})
         raise InvalidRefreshToken("This refresh token was already used; every session of this login is now signed out.",
                                   code="refresh_token_reused")
@@ -94,6 +102,24 @@ def logout(refresh_token: str) -> None:
     if token is not None:
         _revoke_family(token.family_id, utcnow())
         db.session.commit()
+        sessions.announce_revoked(token.family_id)
+
+
+def issue_stream_ticket(citizen: Citizen, session_id: str | None) -> dict:
+    ticket = "st_" + secrets.token_urlsafe(24)
+    expires_at = utcnow() + timedelta(seconds=current_app.config["STREAM_TICKET_TTL_SECONDS"])
+    db.session.add(StreamTicket(ticket_hash=sha256_hex(ticket), citizen_id=citizen.id, session_id=session_id, expires_at=expires_at))
+    db.session.commit()
+    return {"ticket": ticket, "expires_at": expires_at.isoformat()}
+
+
+def purge_expired_credentials() -> dict:
+    """Forgets assertions and stream tickets that can no longer be used anyway."""
+    now = utcnow()
+    assertions = db.session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now)).rowcount
+    tickets = db.session.execute(delete(StreamTicket).where(StreamTicket.expires_at < now)).rowcount
+    db.session.commit()
+    return {"used_assertions": assertions, "stream_tickets": tickets}
 
 
 def id_number(citizen: Citizen) -> str:

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from backend.clients import services
+from backend.common import attempts
 from backend.common.errors import DomainError
 
 blp = Blueprint("oauth", __name__, url_prefix="/api/v1/oauth", description="OAuth 2.0 client credentials for operators, units and issuers")
@@ -52,8 +53,16 @@ class Token(MethodView):
         if request.authorization and request.authorization.type == "basic":
             client_id = request.authorization.username
             client_secret = request.authorization.password
+        address = attempts.client_address()
         try:
-            return services.issue_token(client_id, client_secret)
+            attempts.ensure_allowed("token", "TOKEN_FAILURES_PER_ADDRESS", "address", address)
+            attempts.ensure_allowed("token", "TOKEN_FAILURES_PER_CLIENT", "client", str(client_id))
+            try:
+                return services.issue_token(client_id, client_secret)
+            except DomainError:
+                attempts.record_failure("token", "TOKEN_FAILURES_PER_ADDRESS", "address", address)
+                attempts.record_failure("token", "TOKEN_FAILURES_PER_CLIENT", "client", str(client_id))
+                raise
         except DomainError as exc:
             exc.extra.setdefault("error", exc.code)
             raise

@@ -3,7 +3,7 @@ from functools import wraps
 
 from flask import g, request
 
-from backend.common import tokens
+from backend.common import sessions, tokens
 from backend.common.errors import Forbidden, Unauthorized
 from backend.extensions import db
 
@@ -20,9 +20,36 @@ def authenticate_citizen(token: str):
     from backend.citizens.models import Citizen
 
     claims = tokens.verify(token, tokens.AUDIENCE_CITIZEN)
+    session_id = claims.get("sid")
+    if session_id and sessions.is_revoked(session_id):
+        raise Unauthorized("This session was signed out.", code="session_revoked", title="登录已失效，请重新登录")
     citizen = db.session.get(Citizen, claims["sub"])
     if citizen is None:
         raise Unauthorized("The account behind this token no longer exists.", code="invalid_token")
+    g.citizen = citizen
+    g.citizen_session_id = session_id
+    return citizen
+
+
+def authenticate_stream_ticket(ticket: str):
+    """The citizen of a stream ticket (POST /me/stream-tickets), spending it: single use,
+    unexpired, and its sign-in session not revoked."""
+    from sqlalchemy import update
+
+    from backend.citizens.models import Citizen, StreamTicket
+    from backend.common.crypto import sha256_hex
+    from backend.common.models import utcnow
+
+    now = utcnow()
+    digest = sha256_hex(ticket or "")
+    spent = db.session.execute(
+        update(StreamTicket).where(StreamTicket.ticket_hash == digest, StreamTicket.used_at.is_(None), StreamTicket.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    row = db.session.get(StreamTicket, digest) if spent == 1 else None
+    db.session.commit()
+    if row is None or (row.session_id and sessions.is_revoked(row.session_id)):
+        raise Unauthorized("Unknown, used or expired stream ticket.", code="invalid_stream_ticket", title="连接凭证无效，请重新连接")
+    citizen = db.session.get(Citizen, row.citizen_id)
     g.citizen = citizen
     return citizen
 

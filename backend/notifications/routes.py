@@ -3,7 +3,7 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.common.auth import authenticate_citizen, bearer_token, citizen_required, client_required
+from backend.common.auth import authenticate_citizen, authenticate_stream_ticket, bearer_token, citizen_required, client_required
 from backend.common.errors import Unauthorized
 from backend.common.idempotency import idempotent
 from backend.common.redis_client import get_redis
@@ -53,20 +53,26 @@ class MarkRead(MethodView):
 @blp.route("/stream")
 class Stream(MethodView):
     @blp.doc(
-        security=[{"bearer": []}],
+        security=[{"bearer": []}, {}],
         parameters=[
             {"in": "header", "name": "Last-Event-ID", "schema": {"type": "string"}, "description": "resume after this event id"},
-            {"in": "query", "name": "access_token", "schema": {"type": "string"},
-             "description": "for EventSource, which cannot send headers; prefer the Authorization header"},
+            {"in": "query", "name": "last_event_id", "schema": {"type": "string", "maxLength": 64},
+             "description": "resume after this event id (for a new EventSource, which sends no Last-Event-ID)"},
+            {"in": "query", "name": "ticket", "schema": {"type": "string", "maxLength": 100},
+             "description": "a ticket from POST /me/stream-tickets, instead of the Authorization header"},
         ],
-        responses={"200": {"description": "text/event-stream: `event:` = event type, `id:` = event id, `data:` = the notification JSON"}},
+        responses={"200": {"description": "text/event-stream: `event:` = event type, `id:` = event id, `data:` = the notification JSON",
+                           "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                   "401": {"description": "no valid Bearer token or ticket", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
     )
     def get(self):
         """Live stream of the citizen's events (Server-Sent Events)."""
-        token = request.args.get("access_token") if "Authorization" not in request.headers else bearer_token()
-        if not token:
-            raise Unauthorized("A Bearer access token is required.", code="missing_token")
-        citizen = authenticate_citizen(token)
+        if "Authorization" in request.headers:
+            citizen = authenticate_citizen(bearer_token())
+        elif request.args.get("ticket"):
+            citizen = authenticate_stream_ticket(request.args["ticket"])
+        else:
+            raise Unauthorized("A Bearer access token or a stream ticket is required.", code="missing_token")
         last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
         position = stream.resume_point(db.session, citizen.id_hash, last_event_id)
         db.session.remove()  # hold no connection for the life of the stream

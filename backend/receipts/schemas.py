@@ -16,6 +16,7 @@ CHECK_CODE = FullMatch(r"^[A-Za-z0-9]{6}$", error="校验码 must be 6 letters o
 CREDIT_CODE = FullMatch(
     r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$", error="must be an 18-character unified social credit code"
 )
+ID_NUMBER = FullMatch(r"^[0-9A-Za-z()\-]{5,32}$", error="must be 5 to 32 letters or digits")
 ID_TYPES = ("resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreigner_permanent_residence", "military_id", "organization", "other")
 
 
@@ -36,7 +37,7 @@ class IssuerRefSchema(StrictSchema):
 class PayerSchema(StrictSchema):
     name = Text(100, required=True)
     id_type = fields.String(required=True, validate=validate.OneOf(ID_TYPES))
-    id_number = fields.String(required=True, validate=FullMatch(r"^[0-9A-Za-z()\-]{5,32}$", error="must be 5 to 32 letters or digits"))
+    id_number = fields.String(required=True, validate=ID_NUMBER)
 
 
 class PaymentsSchema(StrictSchema):

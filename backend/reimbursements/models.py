@@ -86,3 +86,16 @@ class IdempotencyRecord(db.Model):
     response_headers = mapped_column(JSONType, nullable=True)
     created_at = mapped_column(TZDateTime(), default=utcnow)
     locked_at = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ProofLockout(db.Model):
+    """A receipt closed to proof of possession (check code + amount) after too many wrong
+    guesses, until `locked_until`; operators list and lift them. No foreign key on purpose:
+    it is written beside a transaction that holds the receipt's row lock, and a key check
+    would wait for that lock."""
+
+    __tablename__ = "proof_lockouts"
+
+    receipt_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    locked_until = mapped_column(TZDateTime())
+    created_at = mapped_column(TZDateTime(), default=utcnow)

@@ -26,6 +26,7 @@ from backend.notifications.outbox import interested_units
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
+from backend.reimbursements import proof
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
 from backend.units.services import require_active, unit_actor
@@ -170,17 +171,6 @@ def _visible_to(unit: Unit, receipt: Receipt) -> bool:
     return db.session.scalar(select(Lock.id).where(Lock.receipt_id == receipt.id, Lock.unit_id == unit.id).limit(1)) is not None
 
 
-def _possession_proven(receipt: Receipt, check_code: str | None, total_amount: str | None) -> bool:
-    if check_code is None or total_amount is None:
-        return False
-    try:
-        total_ok = parse_fen(total_amount) == receipt.total_fen
-    except InvalidAmount:
-        return False
-    code_ok = hmac.compare_digest(check_code.encode(), receipt.check_code.encode())
-    return total_ok and code_ok
-
-
 def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: str | None = None) -> dict:
     """Locks a receipt for this unit: digital-account mode (an active authorization) or
     interface mode (check_code + total_amount as proof of possession)."""
@@ -189,7 +179,7 @@ def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: s
     receipt = _load_for_update(key)
     if check_code is not None or total_amount is not None:
         mode, grant = "interface", None
-        if not _possession_proven(receipt, check_code, total_amount):
+        if not proof.prove(receipt, check_code, total_amount, client_id=unit.id):
             current_app.logger.info("lock refused: proof of possession failed", extra={"unit_id": unit.id, "receipt_key": key})
             raise ReceiptNotFound(f"No receipt {key} matches these elements.")
     else:

@@ -12,6 +12,7 @@ from backend.extensions import db
 from backend.receipts import presenters
 from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
+from backend.reimbursements import proof
 from backend.reimbursements import services as reimbursements
 from backend.reimbursements.models import LedgerEntry, Lock
 from backend.units.models import Unit
@@ -116,7 +117,7 @@ def batch_verify(unit: Unit, items: list[dict]) -> dict:
     for index, item in enumerate(items):
         receipt = found.get((item["code"], item["number"]))
         key = f"{item['code']}-{item['number']}"
-        if receipt is None or not reimbursements._possession_proven(receipt, item["check_code"], item["total_amount"]):
+        if not proof.prove(receipt, item["check_code"], item["total_amount"], client_id=unit.id):
             results.append({"index": index, "key": key, "authentic": False})
             continue
         seen.append(receipt.id)
