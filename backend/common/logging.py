@@ -3,6 +3,7 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 
 from flask import g, has_request_context, request
@@ -13,19 +14,47 @@ _ID_PATTERN = re.compile(r"\b\d{6}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx]\b|\b
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestContextFilter(logging.Filter):
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
+
+
+def redact(value):
+    """The value with every ID-number-like run replaced, in strings nested anywhere."""
+    if isinstance(value, str):
+        return _ID_PATTERN.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """The one place personal data leaves log records: the message and its arguments,
+    every extra field (paths, receipt keys, errors…), exception and stack text. Also puts
+    the request id on every record."""
+
     def filter(self, record):
         record.request_id = g.get("request_id") if has_request_context() else getattr(record, "request_id", None)
         if isinstance(record.msg, str):
-            record.msg = _ID_PATTERN.sub("[redacted]", record.msg)
+            record.msg = redact(record.msg)
         if record.args:
-            record.args = tuple(_ID_PATTERN.sub("[redacted]", a) if isinstance(a, str) else a for a in record.args)
+            record.args = redact(record.args) if isinstance(record.args, tuple) else redact(dict(record.args))
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRIBUTES:
+                setattr(record, name, redact(value))
+        if record.exc_info:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
-def configure(app):
-    handler = logging.StreamHandler(sys.stderr)
-    if app.config.get("LOG_JSON", True):
+def build_handler(stream, as_json: bool) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    if as_json:
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
@@ -34,7 +63,12 @@ def configure(app):
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
-    handler.addFilter(RequestContextFilter())
+    handler.addFilter(RedactingFilter())
+    return handler
+
+
+def configure(app):
+    handler = build_handler(sys.stderr, app.config.get("LOG_JSON", True))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_piaojia", False):
@@ -59,7 +93,7 @@ def configure(app):
     def log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         duration_ms = round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1)
-        # The path may hold a receipt key but never personal data; query strings are not logged.
+        # Query strings are not logged; the path is redacted like every field (RedactingFilter).
         access.info(
             "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
             extra={"method": request.method, "path": request.path, "status": response.status_code, "duration_ms": duration_ms},
