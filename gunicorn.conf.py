@@ -19,3 +19,10 @@ accesslog = None  # the app writes its own structured access log with request id
 errorlog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 100
+# gunicorn's control socket (gunicornc) defaults to one shared path under the home directory,
+# so two deployments on a host would fight over it: off unless GUNICORN_CONTROL_SOCKET names a
+# path of this deployment's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or None
+control_socket_disable = control_socket is None
+if control_socket:
+    control_socket_mode = 0o600

@@ -4,6 +4,7 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from marshmallow import INCLUDE, Schema, fields
 from sqlalchemy import MetaData
 
 # Deterministic constraint names keep Alembic migrations portable across SQLite and PostgreSQL.
@@ -15,7 +16,37 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    class Meta:
+        unknown = INCLUDE  # some problems add fields (errors, retry_after, …)
+
+    type = fields.String(metadata={"example": "urn:piaojia:problem:receipt_locked"})
+    title = fields.String(metadata={"description": "Chinese, for people", "example": "票据已被其他单位锁定"})
+    status = fields.Integer(metadata={"example": 409})
+    detail = fields.String(metadata={"description": "this occurrence, in English"})
+    code = fields.String(metadata={"description": "stable machine-readable code", "example": "receipt_locked"})
+    request_id = fields.String()
+    errors = fields.Dict(metadata={"description": "validation messages by field (422)"})
+    retry_after = fields.Integer(metadata={"description": "seconds (429; also the Retry-After header)"})
+
+
+class PiaojiaApi(Api):
+    """flask-smorest, with errors documented as they are answered: application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        saved = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = saved
+
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
-api = Api()
+api = PiaojiaApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

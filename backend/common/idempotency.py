@@ -13,6 +13,7 @@ import json
 from datetime import timedelta
 from functools import wraps
 
+import rfc8785
 from flask import Response, current_app, g, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,8 +43,20 @@ class KeyReused(DomainError):
     title = "幂等键已用于不同的请求"
 
 
+def _canonical_body() -> bytes:
+    """The body as parsed, canonicalized (RFC 8785): whitespace and key order do not make
+    another request. A body that is not JSON is taken byte for byte."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return b""
+    try:
+        return rfc8785.dumps(json.loads(raw))
+    except (ValueError, rfc8785.CanonicalizationError, rfc8785.IntegerDomainError, rfc8785.FloatDomainError):
+        return raw
+
+
 def _fingerprint() -> str:
-    return sha256_hex(b"\n".join([request.method.encode(), request.path.encode(), request.get_data(cache=True)]))
+    return sha256_hex(b"\n".join([request.method.encode(), request.path.encode(), _canonical_body()]))
 
 
 def _seal(body) -> dict:
