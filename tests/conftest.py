@@ -19,6 +19,34 @@ from backend.extensions import db
 from tests.support import Operator
 
 
+# Every ID number the tests use (tests/support.py, the demo citizens): none may reach a log.
+TEST_ID_NUMBERS = ("460200199001011234", "460100198505052345")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_id_number_in_any_log(tmp_path_factory):
+    """Captures every log record of the whole run through the production handler and
+    greps the result for the ID numbers the tests used."""
+    import logging
+
+    from backend.common.logging import build_handler
+    from backend.demo.citizens import DEMO_CITIZENS
+
+    path = tmp_path_factory.mktemp("logs") / "run.log"
+    stream = open(path, "w", encoding="utf-8")
+    handler = build_handler(stream, as_json=True)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    stream.close()
+    text = path.read_text(encoding="utf-8")
+    numbers = set(TEST_ID_NUMBERS) | {c["id_number"] for c in DEMO_CITIZENS.values()}
+    leaked = sorted(n for n in numbers if n in text)
+    assert text and not leaked, f"ID numbers in the logs of this run: {leaked} (see {path})"
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
@@ -59,6 +87,9 @@ def _truncate_all():
 def app_ctx(app):
     with app.app_context():
         yield app
+        from backend.extensions import limiter
+
+        limiter.reset()  # failed-attempt counts and rate limits belong to one test
         db.session.rollback()
         db.session.remove()
         _truncate_all()

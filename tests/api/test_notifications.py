@@ -75,6 +75,10 @@ def test_stream_replays_from_last_event_id_and_pushes_new_events(app, client, op
     assert receipt_key(first) in frames[1]["data"]
 
 
-def test_stream_needs_a_citizen_token(client):
+def test_stream_needs_a_citizen_token_or_ticket_never_a_token_in_the_url(client):
     assert client.get("/api/v1/me/stream").status_code == 401
-    assert client.get("/api/v1/me/stream?access_token=garbage").json["code"] == "invalid_token"
+    headers = citizen_login(client, "zhangsan")
+    access_token = headers["Authorization"].split()[1]
+    refused = client.get(f"/api/v1/me/stream?access_token={access_token}")
+    assert refused.status_code == 401 and refused.json["code"] == "missing_token"
+    assert client.get("/api/v1/me/stream?ticket=garbage").json["code"] == "invalid_stream_ticket"

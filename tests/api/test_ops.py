@@ -44,14 +44,46 @@ def test_request_ids_are_reused_when_sane_and_replaced_when_not(client):
     assert re.fullmatch(r"[0-9a-f]{32}", replaced)
 
 
-def test_json_log_lines(app, capsys):
-    from backend.common.logging import RequestContextFilter
-    from pythonjsonlogger.json import JsonFormatter
+def test_every_field_of_a_log_record_is_redacted(app):
+    import io
 
-    record = logging.LogRecord("piaojia.x", logging.INFO, __file__, 1, "hello %s", ("460200199001011234",), None)
-    RequestContextFilter().filter(record)
-    line = JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s").format(record)
-    assert json.loads(line)["message"] == "hello [redacted]"
+    from backend.common.logging import build_handler
+
+    stream = io.StringIO()
+    handler = build_handler(stream, as_json=True)
+    logger = logging.getLogger("piaojia.test-redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.info("hello %s", "460200199001011234", extra={"path": "/api/v1/me/receipts/460200199001011234",
+                                                            "receipt_key": "460200199001011234", "nested": {"ids": ["460100198505052345"]}})
+        try:
+            raise ValueError("bad id 460200199001011234")
+        except ValueError:
+            logger.exception("failed for %s", "x")
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0]["message"] == "hello [redacted]" and lines[0]["path"] == "/api/v1/me/receipts/[redacted]"
+    assert lines[0]["receipt_key"] == "[redacted]" and lines[0]["nested"] == {"ids": ["[redacted]"]}
+    assert "ValueError: bad id [redacted]" in lines[1]["exc_info"]
+    assert "4602001990" not in stream.getvalue() and "4601001985" not in stream.getvalue()
+
+
+def test_an_id_number_in_a_url_never_reaches_the_access_log(client, caplog):
+    import io
+
+    from backend.common.logging import build_handler
+
+    stream = io.StringIO()
+    handler = build_handler(stream, as_json=True)
+    logging.getLogger().addHandler(handler)
+    try:
+        client.get("/api/v1/me/receipts/460200199001011234")
+        client.get("/api/v1/anything/460200199001011234")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "/api/v1/me/receipts/[redacted]" in stream.getvalue() and "460200199001011234" not in stream.getvalue()
 
 
 def test_docker_and_compose_agree_with_the_readme():
@@ -99,3 +131,14 @@ def test_out_of_range_cursors_are_422(client, operator):
 
     huge = base64.urlsafe_b64encode(b"99999999999999999999").decode().rstrip("=")
     assert unit.get("/receipts", cursor=huge).json["code"] == "invalid_cursor"
+
+
+def test_gunicorn_control_socket_is_off_unless_a_deployment_names_its_own(monkeypatch):
+    import runpy
+
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["control_socket_disable"] is True
+    monkeypatch.setenv("GUNICORN_CONTROL_SOCKET", "/run/piaojia-46/gunicorn.ctl")
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["control_socket_disable"] is False and settings["control_socket"] == "/run/piaojia-46/gunicorn.ctl"
