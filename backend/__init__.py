@@ -4,19 +4,21 @@ import os
 from flask import Flask
 
 
+class PiaojiaFlask(Flask):
+    from backend.common.json_provider import PiaojiaJSONProvider as json_provider_class
+
+
 def create_app(config=None):
     """Application factory. `config`: a mapping of overrides (tests) or None (environment)."""
     from backend.config import config_class
 
-    app = Flask(__name__, instance_path=os.environ.get("PIAOJIA_INSTANCE_PATH") or None, instance_relative_config=True)
+    app = PiaojiaFlask(__name__, instance_path=os.environ.get("PIAOJIA_INSTANCE_PATH") or None, instance_relative_config=True)
     app.config.from_object(config_class())
     if config:
         if isinstance(config, type):
             app.config.from_object(config)
         else:
             app.config.update(config)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
 
     from backend.common import instance_secrets
 

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from backend.common.queues import ALL_QUEUES, get_queue
 from backend.extensions import db
 from backend.notifications.models import OutboxEvent, UnitWebhookDelivery
+from backend.common.validators import iso_timestamp
 
 
 def overview(limit: int = 50) -> dict:
@@ -18,7 +19,7 @@ def overview(limit: int = 50) -> dict:
             if job is None:
                 continue
             failed.append({"id": job.id, "queue": name, "function": job.func_name, "args": [str(a) for a in job.args],
-                           "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+                           "ended_at": iso_timestamp(job.ended_at),
                            "error": (job.latest_result().exc_string or "").strip().splitlines()[-1:] if job.latest_result() else None})
     dead = db.session.scalar(select(func.count()).select_from(UnitWebhookDelivery).where(UnitWebhookDelivery.status == "dead"))
     undispatched = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)))

@@ -11,6 +11,8 @@ from backend.admin.schemas import (
     IssuerKeyCreateSchema,
     IssuerKeySchema,
     IssuerSchema,
+    JobsOverviewSchema,
+    StatsSchema,
     ProofLockoutListSchema,
     UnitCreatedSchema,
     UnitCreateSchema,
@@ -46,6 +48,7 @@ class IssuerDetail(MethodView):
     @blp.response(200, IssuerSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self, issuer_id):
+        """One registered issuer (hospital)."""
         return issuers.get_issuer(issuer_id)
 
 
@@ -131,6 +134,7 @@ class DisableIssuer(MethodView):
     @blp.response(200, IssuerSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, issuer_id):
+        """Disable an issuer: its deliveries are refused until it is enabled again."""
         return issuers.set_status(issuer_id, "disabled")
 
 
@@ -141,6 +145,7 @@ class EnableIssuer(MethodView):
     @blp.response(200, IssuerSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, issuer_id):
+        """Enable a disabled issuer again."""
         return issuers.set_status(issuer_id, "active")
 
 
@@ -165,6 +170,7 @@ class UnitDetail(MethodView):
     @blp.response(200, UnitSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self, unit_id):
+        """One unit account and its status."""
         return units.get_unit(unit_id)
 
 
@@ -204,6 +210,7 @@ class RotateUnitCredentials(MethodView):
 class Jobs(MethodView):
     decorators = [client_required("operator")]
 
+    @blp.alt_response(200, schema=JobsOverviewSchema, success=True)
     @blp.doc(security=[{"bearer": []}])
     def get(self):
         """Background work: failed RQ jobs, dead webhook deliveries, undispatched events, queue lengths."""
@@ -216,6 +223,7 @@ class Jobs(MethodView):
 class Stats(MethodView):
     decorators = [client_required("operator")]
 
+    @blp.alt_response(200, schema=StatsSchema, success=True)
     @blp.doc(security=[{"bearer": []}])
     def get(self):
         """Receipts by lifecycle, amounts issued and reimbursed, open locks, feedback, units and issuers by status."""

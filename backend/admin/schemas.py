@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from backend.common.validators import Timestamp
+
 
 class IssuerCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -16,7 +18,7 @@ class IssuerSchema(Schema):
     province = fields.String()
     alg = fields.String()
     status = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class IssuerKeySchema(Schema):
@@ -24,8 +26,8 @@ class IssuerKeySchema(Schema):
     alg = fields.String()
     fingerprint = fields.String(metadata={"description": "SHA-256 (hex) of the DER SubjectPublicKeyInfo"})
     public_key_pem = fields.String()
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(allow_none=True, metadata={"description": "null: valid until a newer key is registered"})
+    created_at = Timestamp()
+    expires_at = Timestamp(allow_none=True, metadata={"description": "null: valid until a newer key is registered"})
     valid = fields.Boolean(metadata={"description": "verifies the issuer's seal now"})
 
 
@@ -41,7 +43,7 @@ class CodeSeriesSchema(Schema):
     code = fields.String(required=True, metadata={"description": "8-digit receipt code (票据代码)", "example": "46060125"})
     number_from = fields.String(required=True, metadata={"description": "first number, 10 digits", "example": "0000000001"})
     number_to = fields.String(required=True, metadata={"description": "last number, 10 digits, inclusive", "example": "0000999999"})
-    created_at = fields.DateTime(dump_only=True)
+    created_at = Timestamp(dump_only=True)
 
 
 class IssuerCreatedSchema(IssuerSchema):
@@ -70,8 +72,8 @@ class UnitSchema(Schema):
     province = fields.String()
     status = fields.String(metadata={"description": "active | frozen | cancelled"})
     status_reason = fields.String(allow_none=True)
-    status_changed_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    status_changed_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
 
 
 class UnitCreatedSchema(UnitSchema):
@@ -90,9 +92,47 @@ class CredentialsSchema(Schema):
 
 class ProofLockoutSchema(Schema):
     key = fields.String(metadata={"description": "receipt key {code}-{number}"})
-    locked_until = fields.String(metadata={"format": "date-time"})
-    since = fields.String(metadata={"format": "date-time"})
+    locked_until = Timestamp()
+    since = Timestamp()
 
 
 class ProofLockoutListSchema(Schema):
     items = fields.List(fields.Nested(ProofLockoutSchema))
+
+
+class FailedJobSchema(Schema):
+    id = fields.String()
+    queue = fields.String()
+    function = fields.String()
+    args = fields.List(fields.String())
+    ended_at = Timestamp(allow_none=True)
+    error = fields.List(fields.String(), allow_none=True, metadata={"description": "the last line of the error"})
+
+
+class JobsOverviewSchema(Schema):
+    failed_jobs = fields.List(fields.Nested(FailedJobSchema))
+    dead_webhook_deliveries = fields.Integer()
+    undispatched_events = fields.Integer()
+    queues = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True),
+                         metadata={"description": "jobs waiting per queue; null without Redis (jobs inline)"})
+
+
+class ReceiptStatsSchema(Schema):
+    total = fields.Integer()
+    by_lifecycle = fields.Dict(keys=fields.String(), values=fields.Integer())
+    locked_now = fields.Integer()
+    total_amount = fields.String()
+    reimbursed_amount = fields.String()
+
+
+class FeedbackStatsSchema(Schema):
+    reimbursed = fields.Integer()
+    rejected = fields.Integer()
+
+
+class StatsSchema(Schema):
+    receipts = fields.Nested(ReceiptStatsSchema)
+    feedback = fields.Nested(FeedbackStatsSchema)
+    units = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "by status"})
+    issuers = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "by status"})
+    as_of = Timestamp()

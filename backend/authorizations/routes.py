@@ -12,7 +12,20 @@ from qrcode.image.pure import PyPNGImage
 from qrcode.image.svg import SvgPathImage
 
 from backend.authorizations import claims, services
-from backend.authorizations.schemas import ApproveSchema, CreatedRequestSchema, CreateRequestSchema, RequestStatusSchema, ScanSchema
+from backend.authorizations.schemas import (
+    AccessLogSchema,
+    ApprovedSchema,
+    ApproveSchema,
+    AuthorizationListSchema,
+    ClaimListSchema,
+    CreatedRequestSchema,
+    CreateRequestSchema,
+    DeclinedSchema,
+    RequestStatusSchema,
+    RevokedSchema,
+    ScanResultSchema,
+    ScanSchema,
+)
 from backend.common.auth import citizen_required, client_required
 from backend.common.errors import ValidationFailed
 from backend.common.idempotency import idempotent
@@ -63,15 +76,17 @@ def _qr_image(request_id, factory, mimetype):
 
 @unit_blp.route("/<request_id>/qr.png")
 class QrPng(UnitView):
-    @unit_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "image/png"}})
+    @unit_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the QR code as a PNG image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
     def get(self, request_id):
+        """The request's QR code as a PNG image (show it at the counter)."""
         return _qr_image(request_id, PyPNGImage, "image/png")
 
 
 @unit_blp.route("/<request_id>/qr.svg")
 class QrSvg(UnitView):
-    @unit_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "image/svg+xml"}})
+    @unit_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the QR code as an SVG image", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
     def get(self, request_id):
+        """The request's QR code as an SVG image (scales to any screen)."""
         return _qr_image(request_id, SvgPathImage, "image/svg+xml")
 
 
@@ -88,6 +103,7 @@ class Scans(MethodView):
     decorators = [limiter.limit(_scan_limit, key_func=_citizen_key), citizen_required]
 
     @me_blp.arguments(ScanSchema)
+    @me_blp.alt_response(200, schema=ScanResultSchema, description="the verified request and my eligible receipts", success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def post(self, data):
         """Resolve a scanned QR code: the verified unit, purpose, expiry and my eligible receipts."""
@@ -99,6 +115,7 @@ class Approve(MethodView):
     decorators = [citizen_required]
 
     @me_blp.arguments(ApproveSchema)
+    @me_blp.alt_response(200, schema=ApprovedSchema, description="the authorization created", success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def post(self, data, request_id):
         """Authorize exactly these receipts to the requesting unit."""
@@ -111,8 +128,10 @@ class Approve(MethodView):
 class Decline(MethodView):
     decorators = [citizen_required]
 
+    @me_blp.alt_response(200, schema=DeclinedSchema, success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def post(self, request_id):
+        """Decline: the unit learns it through its own channel; the QR is spent."""
         return services.decline(g.citizen, request_id)
 
 
@@ -120,6 +139,7 @@ class Decline(MethodView):
 class Authorizations(MethodView):
     decorators = [citizen_required]
 
+    @me_blp.alt_response(200, schema=AuthorizationListSchema, success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def get(self):
         """My consent records: which unit, which receipts, what purpose, when, and withdrawals."""
@@ -130,6 +150,7 @@ class Authorizations(MethodView):
 class Authorization(MethodView):
     decorators = [citizen_required]
 
+    @me_blp.alt_response(200, schema=RevokedSchema, description="what was revoked and what stays with the unit (locked)", success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def delete(self, authorization_id):
         """Revoke, for every receipt the unit has not locked."""
@@ -140,6 +161,7 @@ class Authorization(MethodView):
 class Claims(MethodView):
     decorators = [citizen_required]
 
+    @me_blp.alt_response(200, schema=ClaimListSchema, success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def get(self):
         """Per unit and receipt: 已授权 → 报销中 → 已报销 (amount) / 被拒 (reason), with times."""
@@ -150,6 +172,7 @@ class Claims(MethodView):
 class AccessLog(MethodView):
     decorators = [citizen_required]
 
+    @me_blp.alt_response(200, schema=AccessLogSchema, success=True)
     @me_blp.doc(security=[{"bearer": []}])
     def get(self, key):
         """Who read this receipt of mine, when, and what for."""

@@ -6,20 +6,21 @@ from flask_smorest import Blueprint
 from backend.citizens import services, wallet
 from backend.citizens.schemas import AssertionSchema, ProfileSchema, RefreshSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
 from backend.common import attempts
+from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 from backend.common.auth import citizen_required
 from backend.common.errors import Unauthorized
+from backend.common.openapi import problem_response
 
 auth_blp = Blueprint("citizen_auth", __name__, url_prefix="/api/v1/auth", description="Citizens: sign in with a 海易办 identity assertion")
 me_blp = Blueprint("citizen_wallet", __name__, url_prefix="/api/v1/me", description="Citizens: personal digital account (个人数字账户)")
 
-RECEIPT_JSON = {"application/json": {"schema": {"type": "object", "description": "ReceiptWire (payer.id_number unmasked for its owner) plus key, lifecycle, lifecycle_detail, lock, reimbursement, reimbursed_amount, remaining_amount, display_status; in detail also timeline and ledger."}}}
 
 
 @auth_blp.route("/citizen")
 class CitizenLogin(MethodView):
     @auth_blp.arguments(AssertionSchema)
     @auth_blp.response(200, TokenPairSchema)
-    @auth_blp.alt_response(401, description="assertion refused: invalid_assertion, assertion_expired, wrong_audience, wrong_issuer, unknown_key, algorithm_not_allowed, missing_claim")
+    @problem_response(auth_blp, 401, "assertion refused: invalid_assertion, assertion_expired, wrong_audience, wrong_issuer, unknown_key, algorithm_not_allowed, missing_claim")
     def post(self, data):
         """Sign in (opens the personal digital account at first sign-in)."""
         address = attempts.client_address()
@@ -68,6 +69,7 @@ class Me(MethodView):
     @me_blp.response(200, ProfileSchema)
     @me_blp.doc(security=[{"bearer": []}])
     def get(self):
+        """My account: name, ID (unmasked for me, and masked for display), phone, sign-in times."""
         return services.profile(g.citizen)
 
 
@@ -76,7 +78,8 @@ class Receipts(MethodView):
     decorators = [citizen_required]
 
     @me_blp.arguments(WalletArgsSchema, location="query")
-    @me_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "`{items, next_cursor}`, newest first", "content": RECEIPT_JSON}})
+    @me_blp.alt_response(200, schema=ReceiptPageSchema, description="newest first; payer.id_number unmasked (my own)", success=True)
+    @me_blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """Every receipt issued to me, in any province, with live status."""
         return wallet.list_receipts(g.citizen, **args)
@@ -86,7 +89,8 @@ class Receipts(MethodView):
 class ReceiptDetail(MethodView):
     decorators = [citizen_required]
 
-    @me_blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the receipt", "content": RECEIPT_JSON}})
+    @me_blp.alt_response(200, schema=ReceiptAnswerSchema, description="every element, status, timeline and ledger", success=True)
+    @me_blp.doc(security=[{"bearer": []}])
     def get(self, key):
         """One receipt: every element, display status, timeline and ledger."""
         return wallet.get_receipt(g.citizen, key)

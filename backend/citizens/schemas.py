@@ -1,7 +1,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from backend.citizens.wallet import STATUSES
-from backend.common.validators import FullMatch, IsoDate
+from backend.common.validators import FullMatch, IsoDate, Timestamp
 from backend.receipts.schemas import ID_NUMBER, ID_TYPES
 
 
@@ -55,8 +55,8 @@ class ProfileSchema(Schema):
     id_number = fields.String(metadata={"description": "unmasked: this answer goes only to its owner"})
     id_number_masked = fields.String()
     phone = fields.String(allow_none=True)
-    created_at = fields.String()
-    last_login_at = fields.String()
+    created_at = Timestamp()
+    last_login_at = Timestamp()
 
 
 class WalletArgsSchema(Schema):
@@ -77,4 +77,17 @@ class DemoAssertionRequestSchema(Strict):
 
 class StreamTicketSchema(Schema):
     ticket = fields.String(metadata={"description": "single use; GET /api/v1/me/stream?ticket=…"})
-    expires_at = fields.String(metadata={"format": "date-time", "description": "ISO 8601 with offset"})
+    expires_at = Timestamp()
+
+
+class DemoCitizenSchema(Schema):
+    handle = fields.String(metadata={"example": "zhangsan"})
+    name = fields.String(metadata={"example": "张三"})
+
+
+class DemoCitizenListSchema(Schema):
+    items = fields.List(fields.Nested(DemoCitizenSchema))
+
+
+class DemoAssertionSchema(Schema):
+    assertion = fields.String(metadata={"description": "an identity JWT for POST /api/v1/auth/citizen"})

@@ -1,5 +1,6 @@
 """Marshmallow validators shared by the domains' schemas."""
 import re
+from datetime import timezone
 
 from marshmallow import ValidationError, fields, validate
 
@@ -25,3 +26,27 @@ class IsoDate(fields.Date):
         if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def iso_timestamp(value) -> str | None:
+    """ISO 8601 with an offset, the one timestamp format of this API (naive values are UTC:
+    SQLite hands them back without a zone)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat()
+
+
+class Timestamp(fields.AwareDateTime):
+    """A timestamp answered as ISO 8601 with an offset; read as one too (naive input refused)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", None)
+        metadata = {"description": "ISO 8601 with an offset, e.g. 2025-11-20T10:15:00+08:00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso_timestamp(value)

@@ -11,6 +11,7 @@ from backend.extensions import db
 from backend.notifications.messages import render
 from backend.notifications.models import ChatBinding, ChatPush, Notification, OutboxEvent, UnitWebhookDelivery
 from backend.notifications.push import get_push_adapter
+from backend.common.validators import iso_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def _receipt_label(event: OutboxEvent) -> str | None:
 
 def notification_payload(n: Notification) -> dict:
     return {"id": n.event_id, "notification_id": n.id, "type": n.type, "title": n.title, "body": n.body,
-            "receipt_key": n.receipt_key, "data": n.data, "created_at": n.created_at.isoformat() if n.created_at else None,
+            "receipt_key": n.receipt_key, "data": n.data, "created_at": iso_timestamp(n.created_at),
             "read": n.read_at is not None}
 
 

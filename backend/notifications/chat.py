@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.notifications.models import ChatBinding, ChatPush
+from backend.common.validators import iso_timestamp
 
 MAX_QUOTA = 1000
 
 
 def _view(b: ChatBinding) -> dict:
     return {"id": b.id, "channel": b.channel, "external_id": b.external_id, "quota_remaining": b.quota_remaining,
-            "active": b.active, "created_at": b.created_at.isoformat() if b.created_at else None}
+            "active": b.active, "created_at": iso_timestamp(b.created_at)}
 
 
 def bind(citizen, channel: str, external_id: str) -> dict:
@@ -63,5 +64,5 @@ def list_bindings(citizen) -> dict:
     if rows:
         for p in db.session.scalars(select(ChatPush).where(ChatPush.binding_id.in_([b.id for b in rows])).order_by(ChatPush.id.desc()).limit(200)):
             pushes.setdefault(p.binding_id, []).append({"event_id": p.event_id, "status": p.status, "detail": p.detail,
-                                                        "at": p.created_at.isoformat() if p.created_at else None})
+                                                        "at": iso_timestamp(p.created_at)})
     return {"items": [{**_view(b), "recent_pushes": pushes.get(b.id, [])[:20]} for b in rows]}

@@ -10,7 +10,12 @@ from backend.common.redis_client import get_redis
 from backend.extensions import db
 from backend.notifications import chat, services, stream, unit_webhooks
 from backend.notifications.schemas import (
+    ChatBindingListSchema,
     ChatBindingSchema,
+    ChatBindingViewSchema,
+    DeliveryListSchema,
+    DeliverySchema,
+    WebhookEndpointViewSchema,
     QuotaGrantSchema,
     DeliveryArgsSchema,
     InboxArgsSchema,
@@ -21,6 +26,7 @@ from backend.notifications.schemas import (
     WebhookEndpointSchema,
 )
 from backend.units.services import unit_of_client
+from backend.common.openapi import problem_response
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Citizens: notifications (inbox and live stream)")
 unit_blp = Blueprint("unit_webhook", __name__, url_prefix="/api/v1/unit/webhook", description="Units: webhook endpoint and deliveries")
@@ -87,12 +93,15 @@ class Stream(MethodView):
 class ChatBindings(MethodView):
     decorators = [citizen_required]
 
+    @blp.alt_response(200, schema=ChatBindingListSchema, success=True)
     @blp.doc(security=[{"bearer": []}])
     def get(self):
         """My bound chat accounts, their remaining push quota and recent pushes."""
         return chat.list_bindings(g.citizen)
 
     @blp.arguments(ChatBindingSchema)
+    @blp.alt_response(201, schema=ChatBindingViewSchema, success=True)
+    @problem_response(blp, 409, "chat_account_taken: bound to another person")
     @blp.doc(security=[{"bearer": []}])
     def post(self, data):
         """Bind a chat account (the bot calls this with the citizen's token)."""
@@ -104,6 +113,7 @@ class ChatSubscriptions(MethodView):
     decorators = [citizen_required]
 
     @blp.arguments(QuotaGrantSchema)
+    @blp.alt_response(200, schema=ChatBindingViewSchema, success=True)
     @blp.doc(security=[{"bearer": []}])
     def post(self, data, binding_id):
         """The user agreed to N more messages (one-time subscriptions): quota += N."""
@@ -117,6 +127,7 @@ class ChatBindingDetail(MethodView):
     @blp.response(204)
     @blp.doc(security=[{"bearer": []}])
     def delete(self, binding_id):
+        """Unbind a chat account: no more pushes to it."""
         chat.unbind(g.citizen, binding_id)
 
 
@@ -134,14 +145,17 @@ class Endpoint(UnitWebhookView):
         by the unit is POSTed there, signed the Standard Webhooks way with the returned secret."""
         return unit_webhooks.set_endpoint(unit_of_client(g.client), data["url"])
 
+    @unit_blp.alt_response(200, schema=WebhookEndpointViewSchema, success=True)
     @unit_blp.doc(security=[{"bearer": []}])
     def get(self):
+        """The unit's registered endpoint (the secret is shown only when it is set)."""
         return unit_webhooks.get_endpoint(unit_of_client(g.client))
 
 
 @unit_blp.route("/deliveries")
 class Deliveries(UnitWebhookView):
     @unit_blp.arguments(DeliveryArgsSchema, location="query")
+    @unit_blp.alt_response(200, schema=DeliveryListSchema, success=True)
     @unit_blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """Delivery log: attempts, status codes, next retry."""
@@ -150,6 +164,7 @@ class Deliveries(UnitWebhookView):
 
 @unit_blp.route("/deliveries/<delivery_id>/redeliver")
 class Redeliver(UnitWebhookView):
+    @unit_blp.alt_response(200, schema=DeliverySchema, description="the delivery, back in line", success=True)
     @unit_blp.doc(security=[{"bearer": []}])
     def post(self, delivery_id):
         """Send a delivery again now (also one that is dead)."""

@@ -1,5 +1,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
+from backend.common.validators import Timestamp
+
 
 class InboxArgsSchema(Schema):
     cursor = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
@@ -15,7 +17,7 @@ class NotificationSchema(Schema):
     body = fields.String()
     receipt_key = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
-    created_at = fields.String()
+    created_at = Timestamp()
     read = fields.Boolean()
 
 
@@ -68,3 +70,54 @@ class QuotaGrantSchema(Schema):
         unknown = RAISE
 
     messages = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
+class ChatPushViewSchema(Schema):
+    event_id = fields.String()
+    status = fields.String(metadata={"description": "sent | no_quota | failed"})
+    detail = fields.String(allow_none=True)
+    at = Timestamp(allow_none=True)
+
+
+class ChatBindingViewSchema(Schema):
+    id = fields.String()
+    channel = fields.String()
+    external_id = fields.String()
+    quota_remaining = fields.Integer(metadata={"description": "one-time-subscription messages left"})
+    active = fields.Boolean()
+    created_at = Timestamp(allow_none=True)
+    recent_pushes = fields.List(fields.Nested(ChatPushViewSchema))
+
+
+class ChatBindingListSchema(Schema):
+    items = fields.List(fields.Nested(ChatBindingViewSchema))
+
+
+class WebhookEndpointViewSchema(Schema):
+    url = fields.String(allow_none=True, metadata={"description": "null: no endpoint registered"})
+
+
+class DeliveryAttemptSchema(Schema):
+    at = Timestamp()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Float(allow_none=True)
+
+
+class DeliverySchema(Schema):
+    id = fields.String()
+    event_id = fields.String(metadata={"description": "also the webhook-id header"})
+    event_type = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "pending | delivered | dead | cancelled"})
+    attempts = fields.Integer()
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    last_attempt_at = Timestamp(allow_none=True)
+    next_attempt_at = Timestamp(allow_none=True)
+    delivered_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
+    log = fields.List(fields.Nested(DeliveryAttemptSchema))
+
+
+class DeliveryListSchema(Schema):
+    items = fields.List(fields.Nested(DeliverySchema))

@@ -35,6 +35,7 @@ def status_fields(receipt: Receipt, *, authorized=False, lock_unit_view=None) ->
     facts = StatusFacts(receipt.lifecycle, locked, receipt.total_fen, receipt.reimbursed_fen, authorized)
     return {
         "key": receipt.key,
+        "province": receipt.province,
         "lifecycle": receipt.lifecycle,
         "lifecycle_detail": receipt.lifecycle_detail,
         "lock": lock,

@@ -5,8 +5,9 @@ from flask_smorest import Blueprint
 
 from backend.common.errors import PayloadTooLarge
 from backend.receipts import webhooks
-from backend.receipts.schemas import ReceiptWireSchema, WebhookAcceptedSchema
+from backend.receipts.schemas import JwksSchema, ReceiptWireSchema, WebhookAcceptedSchema
 from backend.receipts.signing import platform_signer
+from backend.common.openapi import problem_response
 
 blp = Blueprint("issuer_webhooks", __name__, url_prefix="/api/v1", description="Issuers (hospital systems) push receipts by signed webhook")
 
@@ -33,9 +34,9 @@ class IssuerWebhook(MethodView):
         }}}},
     )
     @blp.response(202, WebhookAcceptedSchema)
-    @blp.alt_response(401, description="Signature headers missing, stale or wrong")
-    @blp.alt_response(409, description="Replayed webhook-id with another body, conflicting content, or receipt locked")
-    @blp.alt_response(422, description="The receipt fails validation")
+    @problem_response(blp, 401, "Signature headers missing, stale or wrong")
+    @problem_response(blp, 409, "Replayed webhook-id with another body, conflicting content, or receipt locked")
+    @problem_response(blp, 422, "The receipt fails validation")
     def post(self, issuer_id):
         """Receive one issuer event (Standard Webhooks signed)."""
         limit = request.max_content_length
@@ -47,6 +48,7 @@ class IssuerWebhook(MethodView):
 
 @blp.route("/platform/jwks.json")
 class PlatformKeys(MethodView):
+    @blp.alt_response(200, schema=JwksSchema, success=True)
     def get(self):
         """The node's supervision-signature public keys (JWKS), to verify `supervision_signature`."""
         return jsonify({"keys": [platform_signer().public_jwk]})

@@ -5,7 +5,7 @@ exactly two decimals (business rules in `rules.py` add it up), dates are ISO 860
 """
 from marshmallow import RAISE, Schema, fields, validate
 
-from backend.common.validators import FullMatch, IsoDate
+from backend.common.validators import FullMatch, IsoDate, Timestamp
 
 AMOUNT = FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
 QUANTITY = FullMatch(r"^[0-9]{1,9}(\.[0-9]{1,4})?$", error="must be a decimal string with at most 4 places")
@@ -146,3 +146,89 @@ class WebhookAcceptedSchema(Schema):
     key = fields.String(required=True, metadata={"example": "46060125-0000012345"})
     type = fields.String(required=True)
     result = fields.String(required=True, metadata={"description": "`applied`, or `unchanged` when the same content was already accepted"})
+
+
+# --- receipt answers (documented; presenters build them) -------------------------------
+
+class UnitRefSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    credit_code = fields.String()
+    kind = fields.String()
+    kind_label = fields.String()
+
+
+class LockViewSchema(Schema):
+    unit = fields.Nested(UnitRefSchema)
+    locked_at = Timestamp()
+    expires_at = Timestamp()
+    lock_token = fields.String(metadata={"description": "only in answers to the lock holder"})
+
+
+class TimelineActorSchema(Schema):
+    type = fields.String(metadata={"description": "issuer | unit | citizen | operator | system"})
+    id = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class TimelineEntrySchema(Schema):
+    event = fields.String(metadata={"example": "receipt.locked"})
+    at = Timestamp()
+    actor = fields.Nested(TimelineActorSchema)
+    reason = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class LedgerEntryViewSchema(Schema):
+    unit = fields.Nested(UnitRefSchema)
+    outcome = fields.String(metadata={"description": "reimbursed | rejected"})
+    amount = fields.String(metadata={"example": "200.00"})
+    reimbursed_at = Timestamp()
+    reference = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class SupervisionSignatureSchema(Schema):
+    alg = fields.String(metadata={"example": "ES256"})
+    kid = fields.String()
+    value = fields.String()
+
+
+class ReceiptAnswerSchema(ReceiptWireSchema):
+    """A receipt as answered: the wire form (payer.id_number masked except to its owner) and
+    its status; `timeline` and `ledger` in detail answers only."""
+
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(metadata={"example": "46060125-0000012345"})
+    province = fields.String(metadata={"description": "issuing province (first two digits of the code)", "example": "46"})
+    supervision_signature = fields.Nested(SupervisionSignatureSchema, allow_none=True)
+    lifecycle = fields.String(metadata={"description": "issued | red_reversed | paper_exchanged | voided"})
+    lifecycle_detail = fields.Dict(allow_none=True, metadata={"description": "the red or paper receipt, the reason"})
+    lock = fields.Nested(LockViewSchema, allow_none=True)
+    reimbursement = fields.String(metadata={"description": "none | partial | full"})
+    reimbursed_amount = fields.String(metadata={"example": "200.00"})
+    remaining_amount = fields.String(metadata={"example": "156.80"})
+    display_status = fields.String(metadata={"description": "正常 | 已授权 | 报销中 | 部分报销 | 已报销 | 已冲红 | 已换开 | 已作废"})
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+    ledger = fields.List(fields.Nested(LedgerEntryViewSchema))
+
+
+class ReceiptPageSchema(Schema):
+    items = fields.List(fields.Nested(ReceiptAnswerSchema))
+    next_cursor = fields.String(allow_none=True, metadata={"description": "pass as `cursor` for the next page; null at the end"})
+
+
+class JwkSchema(Schema):
+    kty = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    y = fields.String()
+    kid = fields.String()
+    alg = fields.String()
+    use = fields.String()
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Nested(JwkSchema))

@@ -10,6 +10,7 @@ from backend.reimbursements import services as reimbursements
 from backend.units import views
 from backend.units.schemas import (
     BatchVerifyRequestSchema,
+    BatchVerifyResultSchema,
     FeedbackRequestSchema,
     FeedbackSchema,
     LockRequestSchema,
@@ -21,12 +22,12 @@ from backend.units.schemas import (
     UnlockRequestSchema,
 )
 from backend.units.services import unit_of_client
+from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 
 blp = Blueprint("unit", __name__, url_prefix="/api/v1/unit", description="Reimbursing units (报销单位): lock, unlock, feedback")
 
 IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
                       "description": "Same key + same request → the stored answer; other request → 422; concurrent → 409. Kept ≥ 24 h."}
-RECEIPT_JSON = {"application/json": {"schema": {"type": "object", "description": "The receipt wire form (ReceiptWire, payer.id_number masked) plus key, lifecycle, lock, reimbursement, reimbursed_amount, remaining_amount, display_status; in detail also timeline and ledger."}}}
 
 
 class UnitView(MethodView):
@@ -49,7 +50,8 @@ class Me(UnitView):
 @blp.route("/receipts")
 class Receipts(UnitView):
     @blp.arguments(ReceiptListArgsSchema, location="query")
-    @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "`{items, next_cursor}`", "content": RECEIPT_JSON}})
+    @blp.alt_response(200, schema=ReceiptPageSchema, description="payer.id_number masked", success=True)
+    @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """Receipts authorized to this unit or locked by it (now or before), newest first (cursor pagination)."""
         return views.list_receipts(self.unit, **args)
@@ -58,8 +60,8 @@ class Receipts(UnitView):
 @blp.route("/receipts/verify")
 class BatchVerify(UnitView):
     @blp.arguments(BatchVerifyRequestSchema)
-    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER],
-             responses={"200": {"description": "a result per item, in order"}})
+    @blp.alt_response(200, schema=BatchVerifyResultSchema, description="a result per item, in order", success=True)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
     def post(self, data):
         """Verify and query the status of up to 100 receipts by their elements (interface mode)."""
         return views.batch_verify(self.unit, data["items"])
@@ -67,7 +69,8 @@ class BatchVerify(UnitView):
 
 @blp.route("/receipts/<key>")
 class ReceiptDetail(UnitView):
-    @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the receipt", "content": RECEIPT_JSON}})
+    @blp.alt_response(200, schema=ReceiptAnswerSchema, description="the receipt; the lock token only to its holder", success=True)
+    @blp.doc(security=[{"bearer": []}])
     def get(self, key):
         """One receipt with timeline and ledger; every read is logged for its citizen."""
         return views.get_receipt(self.unit, key)

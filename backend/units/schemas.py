@@ -1,6 +1,6 @@
 from marshmallow import RAISE, Schema, fields, validate
 
-from backend.common.validators import FullMatch
+from backend.common.validators import FullMatch, Timestamp
 
 AMOUNT = FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$", error="must be a decimal string with exactly 2 places, e.g. \"356.80\"")
 
@@ -19,8 +19,8 @@ class LockSchema(Schema):
     key = fields.String()
     lock_token = fields.String(metadata={"description": "fencing token; needed for unlock, renew and feedback"})
     mode = fields.String(metadata={"description": "digital_account | interface"})
-    locked_at = fields.DateTime()
-    expires_at = fields.DateTime()
+    locked_at = Timestamp()
+    expires_at = Timestamp()
 
 
 class UnlockRequestSchema(Strict):
@@ -30,7 +30,7 @@ class UnlockRequestSchema(Strict):
 
 class UnlockedSchema(Schema):
     key = fields.String()
-    unlocked_at = fields.DateTime()
+    unlocked_at = Timestamp()
 
 
 class RenewRequestSchema(Strict):
@@ -39,7 +39,7 @@ class RenewRequestSchema(Strict):
 
 class RenewedSchema(Schema):
     key = fields.String()
-    expires_at = fields.DateTime()
+    expires_at = Timestamp()
 
 
 class FeedbackRequestSchema(Strict):
@@ -55,7 +55,7 @@ class FeedbackSchema(Schema):
     key = fields.String()
     outcome = fields.String()
     amount = fields.String()
-    reimbursed_at = fields.DateTime()
+    reimbursed_at = Timestamp()
     reimbursed_amount = fields.String()
     remaining_amount = fields.String()
     ledger_entry_id = fields.Integer()
@@ -76,3 +76,29 @@ class VerifyItemSchema(Strict):
 
 class BatchVerifyRequestSchema(Strict):
     items = fields.List(fields.Nested(VerifyItemSchema), required=True, validate=validate.Length(min=1, max=100))
+
+
+class VerifyIssuerSchema(Schema):
+    name = fields.String()
+    credit_code = fields.String()
+
+
+class VerifyOutcomeSchema(Schema):
+    index = fields.Integer(metadata={"description": "position in the request"})
+    key = fields.String()
+    authentic = fields.Boolean(metadata={"description": "false: unknown receipt or an element does not match (indistinguishable)"})
+    lifecycle = fields.String()
+    display_status = fields.String()
+    reimbursement = fields.String()
+    reimbursed_amount = fields.String()
+    remaining_amount = fields.String()
+    locked = fields.Boolean()
+    locked_by_you = fields.Boolean()
+    issuer = fields.Nested(VerifyIssuerSchema)
+    issue_date = fields.Date()
+    total_amount = fields.String()
+
+
+class BatchVerifyResultSchema(Schema):
+    items = fields.List(fields.Nested(VerifyOutcomeSchema))
+    checked_at = Timestamp()

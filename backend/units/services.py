@@ -1,6 +1,6 @@
 """Unit accounts (单位数字账户): opened, frozen, unfrozen and cancelled by fiscal operators.
 
-Decision (docs/decisions/0003-frozen-units.md): a frozen unit starts nothing new (no QR
+Decision (docs/decisions/frozen-units.md): a frozen unit starts nothing new (no QR
 requests, locks or renewals) but may still unlock, or report feedback on, locks it already
 holds, so money already paid is recorded; cancellation releases its locks and revokes its
 authorizations.

@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, fields
 from backend.common.validators import FullMatch, IsoDate
 from backend.extensions import limiter
 from backend.verification import services
+from backend.common.openapi import problem_response
 
 blp = Blueprint("verify", __name__, url_prefix="/api/v1/verify", description="Anyone: check a receipt's authenticity and status")
 
@@ -44,7 +45,7 @@ class Verify(MethodView):
 
     @blp.arguments(VerifyRequestSchema)
     @blp.response(200, VerifyResultSchema)
-    @blp.alt_response(429, description="rate limited per client")
+    @problem_response(blp, 429, "rate limited per client")
     def post(self, data):
         """Authentic or not, and the display status; nothing personal."""
         return services.verify(**data)
