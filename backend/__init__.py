@@ -53,9 +53,10 @@ def _init_extensions(app):
     crypto.init_app(app)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
     register_error_handlers(app)
-    from backend.notifications import dispatch
+    from backend.events import dispatch
+    from backend.sweeper import sweep
 
-    dispatch.init_app(app)
+    dispatch.init_app(app, sweep)
     # Models must be imported so Alembic and the ORM see every table.
     from backend import models  # noqa: F401
 

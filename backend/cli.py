@@ -26,11 +26,13 @@ def register(app):
         click.echo("Fiscal operator API client: " + json.dumps(summary["operator"]))
         for name, issuer_id in summary["hospitals"].items():
             click.echo(f"Issuer {name}: {issuer_id}")
+        for unit in summary["units"]:
+            click.echo(f"Unit {unit['name']} (console /console/): client_id={unit['client_id']} client_secret={unit['client_secret']}")
 
     @app.cli.command("sweep")
     def sweep():
         """Enqueue (or run inline) undelivered events, due webhook retries and expired locks."""
-        from backend.notifications.jobs import sweep as run_sweep
+        from backend.sweeper import sweep as run_sweep
 
         click.echo(json.dumps(run_sweep()))
 

@@ -123,7 +123,7 @@ def _beat_forever(connection, current: dict, stop: threading.Event):
 
 
 def _sweep_forever(app, stop: threading.Event):
-    from backend.notifications.jobs import sweep
+    from backend.sweeper import sweep
 
     while not stop.wait(SWEEP_INTERVAL):
         try:

@@ -3,7 +3,8 @@ from sqlalchemy import func, select
 
 from backend.common.queues import ALL_QUEUES, get_queue
 from backend.extensions import db
-from backend.notifications.models import OutboxEvent, UnitWebhookDelivery
+from backend.events.models import OutboxEvent
+from backend.notifications.models import UnitWebhookDelivery
 from backend.common.validators import iso_timestamp
 
 

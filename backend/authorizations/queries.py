@@ -34,3 +34,17 @@ def authorized_receipt_ids(receipt_ids, now=None) -> set[int]:
             AuthorizedReceipt.expires_at > now,
         )
     ))
+
+
+def interested_units(receipt, *extra_unit_ids) -> set[str]:
+    """Units that hear about a receipt: its lock holder and units it is authorized to."""
+    now = utcnow()
+    with db.session.no_autoflush:  # nothing pending changes the answer; let the inserts batch at commit
+        units = set(db.session.scalars(
+            select(AuthorizedReceipt.unit_id).where(
+                AuthorizedReceipt.receipt_id == receipt.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
+        ))
+    if receipt.lock_unit_id:
+        units.add(receipt.lock_unit_id)
+    units.update(u for u in extra_unit_ids if u)
+    return units

@@ -30,7 +30,7 @@ from backend.common.auth import citizen_required, client_required
 from backend.common.errors import ValidationFailed
 from backend.common.idempotency import idempotent
 from backend.extensions import limiter
-from backend.units.services import unit_of_client
+from backend.units.guards import unit_of_client
 
 unit_blp = Blueprint("unit_authorizations", __name__, url_prefix="/api/v1/unit/authorization-requests",
                      description="Units: QR authorization requests (授信流转)")

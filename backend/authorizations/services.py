@@ -20,11 +20,11 @@ from backend.common.errors import DomainError, NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
 from backend.common.money import format_fen, parse_fen
 from backend.extensions import db
-from backend.notifications.outbox import emit
+from backend.events.outbox import emit
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
 from backend.units.models import Unit
-from backend.units.services import require_active
+from backend.units.guards import require_active
 
 TOKEN_CONTEXT = "qr-token"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")

@@ -1,7 +1,7 @@
 """The project's RQ queues, in one place; `python -m backend.worker` listens on all of them.
 
 Jobs are enqueued only after the transaction that made them necessary has committed
-(see backend.notifications.dispatch). Without REDIS_URL (the embedded default) the same
+(see backend.events.dispatch). Without REDIS_URL (the embedded default) the same
 job functions run inline.
 """
 from flask import current_app

@@ -66,6 +66,21 @@ def _hospital(client, headers, state, spec) -> dict:
     return hospitals[spec["credit_code"]]
 
 
+DEMO_UNITS = [
+    {"name": "三亚市医疗保障局（演示柜台）", "credit_code": "11460200MB1234567X", "kind": "social_insurance", "province": "46"},
+    {"name": "中国人寿海南分公司（演示）", "credit_code": "91460000MA5T123456", "kind": "commercial_insurer", "province": "46"},
+]
+
+
+def _unit(client, headers, state, spec) -> dict:
+    """A reimbursing unit with its API client, for the counter console."""
+    units = state.setdefault("units", {})
+    if spec["credit_code"] not in units:
+        created = _expect(client.post("/api/v1/admin/units", headers=headers, json=spec), 201)
+        units[spec["credit_code"]] = {"name": spec["name"], "client_id": created["client_id"], "client_secret": created["client_secret"]}
+    return units[spec["credit_code"]]
+
+
 def _deliver(client, hospital: dict, event_type: str, data: dict) -> dict:
     body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
     msg_id = f"msg_demo_{uuid.uuid5(uuid.NAMESPACE_URL, event_type + body).hex}"
@@ -87,6 +102,8 @@ def seed_demo(app) -> dict:
     _save_state(path, state)
     by_code = {spec["credit_code"]: _hospital(client, headers, state, spec) for spec in DEMO_HOSPITALS}
     _save_state(path, state)
+    units = [_unit(client, headers, state, spec) for spec in DEMO_UNITS]
+    _save_state(path, state)
 
     applied = 0
     plan = demo_plan()
@@ -105,6 +122,7 @@ def seed_demo(app) -> dict:
     return {
         "operator": state["operator"],
         "hospitals": {spec["name"]: by_code[spec["credit_code"]]["issuer_id"] for spec in DEMO_HOSPITALS},
+        "units": units,
         "receipts": len(plan),
         "newly_applied": applied,
     }

@@ -9,7 +9,8 @@ from backend.common.models import utcnow
 from backend.common.redis_client import get_redis
 from backend.extensions import db
 from backend.notifications.messages import render
-from backend.notifications.models import ChatBinding, ChatPush, Notification, OutboxEvent, UnitWebhookDelivery
+from backend.events.models import OutboxEvent
+from backend.notifications.models import ChatBinding, ChatPush, Notification, UnitWebhookDelivery
 from backend.notifications.push import get_push_adapter
 from backend.common.validators import iso_timestamp
 

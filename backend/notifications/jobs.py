@@ -10,11 +10,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from backend.common.models import as_utc, utcnow
+from backend.common.models import utcnow
 from backend.extensions import db
 from backend.notifications import channels
-from backend.notifications.dispatch import after_commit, enqueue
-from backend.notifications.models import OutboxEvent, UnitWebhookDelivery
+from backend.events.dispatch import after_commit
+from backend.events.models import OutboxEvent
+from backend.notifications.models import UnitWebhookDelivery
 from backend.common.queues import jobs_inline
 
 log = logging.getLogger(__name__)
@@ -101,53 +102,14 @@ def redeliver(delivery: UnitWebhookDelivery):
     after_commit(send_unit_webhook, delivery.id, queue="webhooks", job_id=f"webhook-{delivery.id}-r{delivery.attempts}")
 
 
-def expire_lock(lock_id: str):
-    """Ends a lease whose time has come (scheduled at lock time and at each renewal,
-    withdrawn when the lock ends earlier; the sweeper catches misses)."""
-    from backend.receipts.models import Receipt
-    from backend.reimbursements.models import Lock
-    from backend.reimbursements.services import expire_if_due
-
-    lock = db.session.get(Lock, lock_id)
-    if lock is None or lock.ended_at is not None:
-        return
-    receipt = db.session.scalar(select(Receipt).where(Receipt.id == lock.receipt_id).with_for_update(of=Receipt)
-                                 .execution_options(populate_existing=True))
-    if receipt.lock_id != lock_id:
-        db.session.rollback()
-        return
-    if not expire_if_due(receipt):
-        # Renewed since it was scheduled: look again at the new expiry.
-        after_commit(expire_lock, lock_id, at=as_utc(receipt.lock_expires_at), job_id=f"expire-{lock_id}-{int(as_utc(receipt.lock_expires_at).timestamp())}")
-    db.session.commit()
-
-
-def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
-    """Enqueues (or, inline, runs) whatever is due and was not enqueued: undispatched
-    events, due webhook deliveries, expired locks. Safe to run anywhere, any time.
-    Events younger than `min_age` are left to the job their own commit enqueued."""
-    from backend.reimbursements.models import Lock
-
-    now = utcnow()
+def due_deliveries(now, min_age: timedelta, batch: int = 500) -> list[tuple]:
+    """Delivery work the sweeper re-enqueues: undispatched events older than `min_age` (younger
+    ones are left to the job their own commit enqueued) and due unit-webhook attempts."""
     events = db.session.scalars(
         select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at <= now - min_age)
         .order_by(OutboxEvent.occurred_at).limit(batch)).all()
     deliveries = db.session.scalars(
         select(UnitWebhookDelivery.id).where(UnitWebhookDelivery.status == "pending", UnitWebhookDelivery.next_attempt_at <= now)
         .order_by(UnitWebhookDelivery.next_attempt_at).limit(batch)).all()
-    locks = db.session.scalars(
-        select(Lock.id).where(Lock.ended_at.is_(None), Lock.expires_at <= now).order_by(Lock.expires_at).limit(batch)).all()
-    db.session.rollback()
-    work = [(deliver_event, e, "notifications", f"deliver-{e}") for e in events] + \
-        [(send_unit_webhook, d, "webhooks", f"webhook-{d}-sweep") for d in deliveries] + \
-        [(expire_lock, lock_id, "default", f"expire-{lock_id}-sweep") for lock_id in locks]
-    for func, arg, queue, job_id in work:
-        if jobs_inline():
-            try:
-                func(arg)
-            except Exception:  # noqa: BLE001 - the row stays due for the next sweep
-                db.session.rollback()
-                log.exception("inline sweep job failed", extra={"job": func.__name__})
-        else:
-            enqueue(func, arg, queue=queue, job_id=job_id, unless_pending=True)
-    return {"events": len(events), "deliveries": len(deliveries), "locks": len(locks)}
+    return [("events", deliver_event, e, "notifications", f"deliver-{e}") for e in events] + \
+        [("deliveries", send_unit_webhook, d, "webhooks", f"webhook-{d}-sweep") for d in deliveries]

@@ -25,7 +25,7 @@ from backend.notifications.schemas import (
     WebhookEndpointCreatedSchema,
     WebhookEndpointSchema,
 )
-from backend.units.services import unit_of_client
+from backend.units.guards import unit_of_client
 from backend.common.openapi import problem_response
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Citizens: notifications (inbox and live stream)")

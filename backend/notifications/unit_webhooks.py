@@ -19,7 +19,8 @@ from backend.common.crypto import pii
 from backend.common.errors import NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
 from backend.extensions import db
-from backend.notifications.models import OutboxEvent, UnitWebhookDelivery
+from backend.events.models import OutboxEvent
+from backend.notifications.models import UnitWebhookDelivery
 from backend.units.models import Unit
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def check_target(url: str):
 
 def set_endpoint(unit: Unit, url: str) -> dict:
     """Registers (or replaces) the unit's endpoint and gives it a fresh `whsec_` secret."""
-    from backend.units.services import require_active
+    from backend.units.guards import require_active
 
     require_active(unit)
     check_target(url)

@@ -7,7 +7,8 @@ from sqlalchemy import insert
 from backend.common.actors import Actor
 from backend.common.models import utcnow
 from backend.extensions import db
-from backend.notifications.outbox import EVENT_TYPES, emit, interested_units
+from backend.authorizations.queries import interested_units
+from backend.events.outbox import EVENT_TYPES, emit
 from backend.receipts.models import Receipt, TimelineEntry
 
 _INSERT_TIMELINE = insert(TimelineEntry.__table__)

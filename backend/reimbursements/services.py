@@ -14,22 +14,22 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, update
 
 from backend.authorizations.models import Authorization, AuthorizedReceipt
-from backend.authorizations.queries import active_grant
+from backend.authorizations.queries import active_grant, interested_units
 from backend.common.actors import SYSTEM, Actor
 from backend.common.crypto import sha256_hex
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import as_utc, new_uuid, utcnow
 from backend.common.money import InvalidAmount, format_fen, parse_fen
 from backend.extensions import db
-from backend.notifications.dispatch import after_commit, cancel_after_commit
-from backend.notifications.outbox import interested_units
+from backend.events.dispatch import after_commit, cancel_after_commit
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
 from backend.reimbursements import proof
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
-from backend.units.services import require_active, unit_actor
+from backend.units.guards import require_active
+from backend.units.services import unit_actor
 
 
 class ReceiptNotFound(NotFound):
@@ -138,7 +138,7 @@ def _expiry_job_id(lock_id: str, expires_at: datetime) -> str:
 
 
 def _schedule_expiry(lock_id: str, expires_at: datetime):
-    from backend.notifications.jobs import expire_lock
+    from backend.reimbursements.jobs import expire_lock
 
     after_commit(expire_lock, lock_id, at=expires_at, job_id=_expiry_job_id(lock_id, expires_at))
 

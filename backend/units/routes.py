@@ -21,7 +21,7 @@ from backend.units.schemas import (
     UnlockedSchema,
     UnlockRequestSchema,
 )
-from backend.units.services import unit_of_client
+from backend.units.guards import unit_of_client
 from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 
 blp = Blueprint("unit", __name__, url_prefix="/api/v1/unit", description="Reimbursing units (报销单位): lock, unlock, feedback")

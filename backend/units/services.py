@@ -10,17 +10,12 @@ from sqlalchemy import select, update
 from backend.clients.models import ApiClient
 from backend.clients.services import create_client, rotate_secret
 from backend.common.actors import Actor
-from backend.common.errors import Conflict, DomainError, NotFound, ValidationFailed
+from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import utcnow
 from backend.extensions import db
 from backend.issuers.services import CREDIT_CODE
+from backend.units.guards import UnitNotActive, require_active, require_not_cancelled  # noqa: F401 - used here and re-exported
 from backend.units.models import UNIT_KINDS, Unit
-
-
-class UnitNotActive(DomainError):
-    status = 403
-    code = "unit_not_active"
-    title = "报销单位账户已冻结或注销"
 
 
 def operator_actor(client) -> Actor:
@@ -56,16 +51,6 @@ def get_unit(unit_id: str, *, for_update=False) -> Unit:
     if unit is None:
         raise NotFound("No such unit.", code="unit_not_found", title="报销单位不存在")
     return unit
-
-
-def require_active(unit: Unit):
-    if unit.status != "active":
-        raise UnitNotActive(f"This unit's account is {unit.status}; it cannot start anything new.")
-
-
-def require_not_cancelled(unit: Unit):
-    if unit.status == "cancelled":
-        raise UnitNotActive("This unit's account is cancelled.")
 
 
 def _set_status(unit_id: str, target: str, allowed_from: tuple, reason: str | None) -> Unit:
@@ -119,10 +104,3 @@ def rotate_credentials(unit_id: str) -> tuple[ApiClient, str]:
     return client, secret
 
 
-def unit_of_client(client) -> Unit:
-    """The unit a unit client acts for; cancelled units are refused outright."""
-    unit = db.session.get(Unit, client.subject_id)
-    if unit is None:
-        raise NotFound("No such unit.", code="unit_not_found")
-    require_not_cancelled(unit)
-    return unit

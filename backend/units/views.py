@@ -101,7 +101,7 @@ def batch_verify(unit: Unit, items: list[dict]) -> dict:
     """Verifies up to 100 receipts by their elements (interface mode); a result per item.
 
     A wrong element answers like an unknown receipt. Authentic ones go to the access log."""
-    from backend.units.services import require_active
+    from backend.units.guards import require_active
 
     require_active(unit)
     pairs = {(i["code"], i["number"]) for i in items}

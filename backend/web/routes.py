@@ -33,10 +33,8 @@ def secure_headers(response):
 @blp.get("/")
 def home():
     cfg = current_app.config
-    from backend.citizens.identity import demo_identity_provider_active
-
-    return render_template("home.html", province=cfg.get("NODE_PROVINCE"), env=cfg.get("ENV_NAME"),
-                           demo=demo_identity_provider_active())
+    demo = "demo" in current_app.blueprints  # registered only while the demo identity provider is active
+    return render_template("home.html", province=cfg.get("NODE_PROVINCE"), env=cfg.get("ENV_NAME"), demo=demo)
 
 
 @blp.get("/api/docs")

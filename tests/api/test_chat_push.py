@@ -3,7 +3,8 @@ from sqlalchemy import select
 
 from backend.extensions import db
 from backend.notifications.jobs import deliver_event
-from backend.notifications.models import ChatPush, OutboxEvent
+from backend.events.models import OutboxEvent
+from backend.notifications.models import ChatPush
 from backend.notifications.push import set_push_adapter
 from tests.support import ZHANG_SAN_ID, citizen_login
 

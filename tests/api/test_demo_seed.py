@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
 from backend.demo.receipts import DEMO_HOSPITALS, DEMO_PAYERS, demo_plan
-from backend.demo.seed import seed_demo
+from backend.demo.seed import DEMO_UNITS, seed_demo
 from backend.extensions import db
 from backend.issuers.models import Issuer
 from backend.receipts.models import InboundWebhook, Receipt, TimelineEntry
@@ -20,6 +20,14 @@ def test_seed_demo_pushes_through_the_webhook_and_is_idempotent(app_ctx, tmp_pat
     payers = {r.payer_hash for r in db.session.scalars(select(Receipt))}
     assert len(payers) == len(DEMO_PAYERS)
 
+    # The demo units can sign in to the counter console with the printed credentials.
+    assert [u["name"] for u in summary["units"]] == [u["name"] for u in DEMO_UNITS]
+    client = app_ctx.test_client()
+    for unit in summary["units"]:
+        token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": unit["client_id"],
+                                                          "client_secret": unit["client_secret"]}).json["access_token"]
+        assert client.get("/api/v1/unit/me", headers={"Authorization": f"Bearer {token}"}).json["name"] == unit["name"]
+
     again = seed_demo(app_ctx)
-    assert again["newly_applied"] == 0 and again["operator"] == summary["operator"]
+    assert again["newly_applied"] == 0 and again["operator"] == summary["operator"] and again["units"] == summary["units"]
     assert db.session.scalar(select(func.count()).select_from(TimelineEntry)) == len(demo_plan()) + 1

@@ -6,7 +6,8 @@ from sqlalchemy import func, select, update
 
 from backend.extensions import db
 from backend.notifications.jobs import deliver_event
-from backend.notifications.models import ChatPush, Notification, OutboxEvent
+from backend.events.models import OutboxEvent
+from backend.notifications.models import ChatPush, Notification
 from backend.notifications.push import set_push_adapter
 from tests.conftest import postgres_only
 from tests.support import ZHANG_SAN_ID, citizen_login

@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from backend.common.queues import ALL_QUEUES, get_queue
 from backend.extensions import db
-from backend.notifications.jobs import deliver_event, sweep
-from backend.notifications.models import Notification, OutboxEvent, UnitWebhookDelivery
+from backend.notifications.jobs import deliver_event
+from backend.sweeper import sweep
+from backend.events.models import OutboxEvent
+from backend.notifications.models import Notification, UnitWebhookDelivery
 from tests.receiver import Receiver
 from tests.support import UnitClient
 

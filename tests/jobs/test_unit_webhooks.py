@@ -7,8 +7,10 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from backend.extensions import db
-from backend.notifications.jobs import deliver_event, sweep
-from backend.notifications.models import Notification, OutboxEvent, UnitWebhookDelivery
+from backend.notifications.jobs import deliver_event
+from backend.sweeper import sweep
+from backend.events.models import OutboxEvent
+from backend.notifications.models import Notification, UnitWebhookDelivery
 from backend.units.models import Unit
 from tests.receiver import Receiver
 from tests.support import UnitClient, receipt_key

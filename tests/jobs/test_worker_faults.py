@@ -8,7 +8,8 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from backend.extensions import db
-from backend.notifications.models import Notification, OutboxEvent
+from backend.events.models import OutboxEvent
+from backend.notifications.models import Notification
 from tests.conftest import postgres_only
 from tests.jobs.test_redis_outage import redis_at
 from tests.jobs.test_worker_process import count, idle_workers, start_worker, stop, wait_for

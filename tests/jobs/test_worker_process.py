@@ -13,7 +13,8 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from backend.notifications.models import Notification, OutboxEvent, UnitWebhookDelivery
+from backend.events.models import OutboxEvent
+from backend.notifications.models import Notification, UnitWebhookDelivery
 from tests.conftest import postgres_only
 from tests.jobs.test_redis_outage import redis_at
 from tests.receiver import Receiver

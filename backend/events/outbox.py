@@ -1,9 +1,10 @@
 """Writing events into the outbox, in the caller's transaction (DESIGN §4)."""
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from backend.common.models import new_uuid, utcnow
+from backend.events.dispatch import after_commit
 from backend.extensions import db
-from backend.notifications.models import OutboxEvent
+from backend.events.models import OutboxEvent
 
 EVENT_TYPES = (
     "receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided",
@@ -14,6 +15,8 @@ EVENT_TYPES = (
 
 
 _INSERT_OUTBOX = insert(OutboxEvent.__table__)
+# Delivery is named, not imported: this layer does not depend on who delivers.
+DELIVER_EVENT = "backend.notifications.jobs.deliver_event"
 
 
 def emit(event_type: str, *, receipt=None, payer_hash=None, unit_ids=(), data=None) -> str:
@@ -29,24 +32,5 @@ def emit(event_type: str, *, receipt=None, payer_hash=None, unit_ids=(), data=No
         payer_hash=payer_hash or (receipt.payer_hash if receipt is not None else None),
         unit_ids=sorted({u for u in unit_ids if u}), data=data, attempts=0,
     ))
-    from backend.notifications.dispatch import after_commit
-    from backend.notifications.jobs import deliver_event
-
-    after_commit(deliver_event, event_id, queue="notifications", job_id=f"deliver-{event_id}")
+    after_commit(DELIVER_EVENT, event_id, queue="notifications", job_id=f"deliver-{event_id}")
     return event_id
-
-
-def interested_units(receipt, *extra_unit_ids) -> set[str]:
-    """Units that hear about a receipt: its lock holder and units it is authorized to."""
-    from backend.authorizations.models import AuthorizedReceipt
-
-    now = utcnow()
-    with db.session.no_autoflush:  # nothing pending changes the answer; let the inserts batch at commit
-        units = set(db.session.scalars(
-            select(AuthorizedReceipt.unit_id).where(
-                AuthorizedReceipt.receipt_id == receipt.id, AuthorizedReceipt.revoked_at.is_(None), AuthorizedReceipt.expires_at > now)
-        ))
-    if receipt.lock_unit_id:
-        units.add(receipt.lock_unit_id)
-    units.update(u for u in extra_unit_ids if u)
-    return units

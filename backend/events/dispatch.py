@@ -27,8 +27,22 @@ INLINE_KEY = "piaojia_jobs_inline"
 SWEEP_EVERY_SECONDS = 30
 
 
+def _callable(func):
+    """A job function, or its import path (how lower layers name jobs of higher ones)."""
+    if isinstance(func, str):
+        from rq.utils import import_attribute
+
+        return import_attribute(func)
+    return func
+
+
+def _name(func) -> str:
+    return func if isinstance(func, str) else func.__name__
+
+
 def after_commit(func, *args, at=None, queue="default", job_id=None):
-    """Schedules `func(*args)` to run after the current transaction commits."""
+    """Schedules `func(*args)` — a function or its import path — to run after the current
+    transaction commits."""
     from backend.extensions import db
 
     db.session.info.setdefault(PENDING_KEY, []).append((func, args, at, queue, job_id))
@@ -63,7 +77,7 @@ def enqueue(func, *args, queue="default", job_id=None, unless_pending=False) -> 
         q.enqueue(func, *args, retry=JOB_RETRY, job_id=job_id)
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
-        log.warning("could not enqueue job; the sweeper will pick it up", extra={"job": func.__name__, "error": type(exc).__name__})
+        log.warning("could not enqueue job; the sweeper will pick it up", extra={"job": _name(func), "error": type(exc).__name__})
         return False
 
 
@@ -106,7 +120,7 @@ def enqueue_all(jobs, cancellations=()) -> bool:
         return True
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper catches up
         log.warning("could not enqueue jobs; the sweeper will pick them up",
-                    extra={"jobs": sorted({job[0].__name__ for job in jobs}), "cancellations": len(cancellations),
+                    extra={"jobs": sorted({_name(job[0]) for job in jobs}), "cancellations": len(cancellations),
                            "error": type(exc).__name__})
         return False
 
@@ -141,13 +155,15 @@ def drain_inline():
             break
         for func, args, _at, _queue, _job_id in jobs:
             try:
-                func(*args)
+                _callable(func)(*args)
             except Exception:  # noqa: BLE001 - the row stays due; the sweeper retries it
                 db.session.rollback()
-                log.exception("inline job failed", extra={"job": func.__name__})
+                log.exception("inline job failed", extra={"job": _name(func)})
 
 
-def init_app(app):
+def init_app(app, sweep):
+    """Runs the request's jobs inline after it (embedded default), and `sweep` — passed in by
+    the app, which knows every domain's due work — every SWEEP_EVERY_SECONDS."""
     state = {"last_sweep": time.monotonic()}
 
     @app.after_request
@@ -156,8 +172,6 @@ def init_app(app):
             drain_inline()
             if not app.testing and time.monotonic() - state["last_sweep"] > SWEEP_EVERY_SECONDS:
                 state["last_sweep"] = time.monotonic()
-                from backend.notifications.jobs import sweep
-
                 try:
                     sweep()
                     drain_inline()
