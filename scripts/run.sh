@@ -19,6 +19,10 @@ flask seed-demo
 cat <<INFO
 
 Piaojia 票夹 is starting on the embedded default (SQLite in ./instance, jobs inline).
+  Home              http://$HOST:$PORT/
+  Mini-app (citizen) http://$HOST:$PORT/app/        sign in as a demo citizen
+  Unit console      http://$HOST:$PORT/console/    sign in with a unit's client_id/client_secret (printed above)
+  API docs          http://$HOST:$PORT/api/docs
   API base          http://$HOST:$PORT/api/v1
   OpenAPI spec      http://$HOST:$PORT/api/v1/openapi.json
   Health            http://$HOST:$PORT/healthz   http://$HOST:$PORT/readyz

@@ -42,8 +42,24 @@ ensure_redis() {
   fi
 }
 
+ensure_chromium() {
+  # The browser tests drive Debian's chromium through Playwright; nothing downloads a browser.
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium (Debian package) for the browser tests"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 \
+      || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } \
+      || { echo "error: could not install chromium (apt-get install chromium)" >&2; exit 1; }
+  fi
+}
+
 ensure_postgres
 ensure_redis
+ensure_chromium
+
+echo "==> layering contracts (import-linter, .importlinter)"
+lint-imports --no-cache
 
 status=0
 echo "==> suite on PostgreSQL ($TEST_DB) and Redis (db $REDIS_DB)"
