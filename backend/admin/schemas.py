@@ -3,12 +3,18 @@ from marshmallow import Schema, fields, validate
 from backend.common.validators import Timestamp
 
 
+CREDIT_CODE_DOC = {"pattern": "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+                   "description": "统一社会信用代码, 18 characters", "example": "12460200428201234X"}
+PROVINCE_DOC = {"pattern": "^[0-9]{2}$", "description": "two-digit province code (GB/T 2260), e.g. 46 Hainan, 44 Guangdong",
+                "example": "46"}
+
+
 class IssuerCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = fields.String(required=True)
-    province = fields.String(required=True)
-    public_key_pem = fields.String(required=True)
-    alg = fields.String(load_default="ES256")
+    credit_code = fields.String(required=True, metadata=CREDIT_CODE_DOC)
+    province = fields.String(required=True, metadata=PROVINCE_DOC)
+    public_key_pem = fields.String(required=True, metadata={"description": "the issuer's seal key, PEM (SubjectPublicKeyInfo, P-256)"})
+    alg = fields.String(load_default="ES256", metadata={"enum": ["ES256"]})
 
 
 class IssuerSchema(Schema):
@@ -59,9 +65,10 @@ UNIT_KINDS_DOC = "social_insurance (医保经办机构) | commercial_insurer (�
 
 class UnitCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    credit_code = fields.String(required=True)
-    kind = fields.String(required=True, metadata={"description": UNIT_KINDS_DOC})
-    province = fields.String(required=True)
+    credit_code = fields.String(required=True, metadata=CREDIT_CODE_DOC)
+    kind = fields.String(required=True, metadata={"description": UNIT_KINDS_DOC,
+                                                  "enum": ["social_insurance", "commercial_insurer", "employer", "other"]})
+    province = fields.String(required=True, metadata=PROVINCE_DOC)
 
 
 class UnitSchema(Schema):
