@@ -10,6 +10,8 @@ from backend.authorizations.routes import unit_blp as unit_authorizations_blp
 from backend.citizens.routes import auth_blp as citizen_auth_blp
 from backend.citizens.routes import me_blp as citizen_me_blp
 from backend.clients.routes import blp as oauth_blp
+from backend.federation.routes import admin_blp as federation_admin_blp
+from backend.federation.routes import blp as federation_blp
 from backend.notifications.routes import blp as notifications_blp
 from backend.notifications.routes import unit_blp as unit_webhook_blp
 from backend.ops.routes import blp as ops_blp
@@ -20,7 +22,7 @@ from backend.web.routes import blp as web_blp
 
 BLUEPRINTS = [
     oauth_blp, admin_blp, receipts_blp, citizen_auth_blp, citizen_me_blp, notifications_blp, verify_blp,
-    citizen_authorizations_blp, unit_blp, unit_authorizations_blp, unit_webhook_blp,
+    citizen_authorizations_blp, unit_blp, unit_authorizations_blp, unit_webhook_blp, federation_blp, federation_admin_blp,
 ]
 
 

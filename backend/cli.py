@@ -52,3 +52,41 @@ def register(app):
         age = timedelta(hours=hours)
         click.echo(json.dumps({"idempotency_keys": purge_keys(age), "webhook_replays": purge_replay_records(age),
                                **purge_expired_credentials()}))
+
+    @app.cli.group("federation")
+    def federation():
+        """The hub's directory of provincial nodes (DESIGN §6)."""
+
+    @federation.command("add-node")
+    @click.argument("province")
+    @click.argument("url")
+    def add_node(province, url):
+        """Fetch URL/api/v1/federation/jwks.json and enter the node in the directory."""
+        from backend.federation import directory
+
+        click.echo(json.dumps(directory.add_node(province, url), ensure_ascii=False))
+
+    @federation.command("nodes")
+    def nodes():
+        """The directory: every node, its URL and keys."""
+        from backend.federation import directory
+
+        click.echo(json.dumps(directory.listing(), ensure_ascii=False))
+
+    @federation.command("refresh-node")
+    @click.argument("province")
+    def refresh_node(province):
+        """Fetch the node's keys again: new ones are added, dropped ones retire after the overlap."""
+        from backend.federation import directory
+
+        click.echo(json.dumps(directory.refresh_node(province), ensure_ascii=False))
+
+    @federation.command("retire-key")
+    @click.argument("province")
+    @click.argument("kid")
+    def retire_key(province, kid):
+        """Retire one of a node's keys at once (e.g. a leaked key)."""
+        from backend.federation import directory
+
+        click.echo(json.dumps(directory.retire_key(province, kid), ensure_ascii=False))
+

@@ -75,6 +75,16 @@ class BaseConfig:
     # A receipt whose check code was guessed wrong this often is closed to proof of possession for PROOF_LOCKOUT_SECONDS.
     PROOF_FAILURES_PER_RECEIPT = os.environ.get("PROOF_FAILURES_PER_RECEIPT", "5 per hour")
     PROOF_LOCKOUT_SECONDS = int(os.environ.get("PROOF_LOCKOUT_SECONDS", "3600"))
+    # Federation (DESIGN §6): unset HUB_URL = this node runs alone.
+    NODE_ROLE = os.environ.get("NODE_ROLE", "node")
+    NODE_URL = os.environ.get("NODE_URL") or None
+    HUB_URL = os.environ.get("HUB_URL") or None
+    FEDERATION_SIGNING_KEY = os.environ.get("FEDERATION_SIGNING_KEY") or None
+    FEDERATION_PREVIOUS_SIGNING_KEYS = os.environ.get("FEDERATION_PREVIOUS_SIGNING_KEYS") or None
+    FEDERATION_PAYER_KEY = os.environ.get("FEDERATION_PAYER_KEY") or None
+    FEDERATION_TIMEOUT_SECONDS = float(os.environ.get("FEDERATION_TIMEOUT_SECONDS", "3"))
+    FEDERATION_MESSAGE_TTL_SECONDS = int(os.environ.get("FEDERATION_MESSAGE_TTL_SECONDS", "300"))
+    FEDERATION_KEY_OVERLAP_SECONDS = int(os.environ.get("FEDERATION_KEY_OVERLAP_SECONDS", str(72 * 3600)))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)
     # API / OpenAPI (flask-smorest)

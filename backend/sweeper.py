@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from backend.common.models import utcnow
 from backend.common.queues import jobs_inline
-from backend.events.dispatch import enqueue
+from backend.events.dispatch import enqueue, job_function
 from backend.extensions import db
 from backend.notifications.jobs import due_deliveries
 from backend.reimbursements.jobs import due_expiries
@@ -20,15 +20,15 @@ def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
     now = utcnow()
     work = due_deliveries(now, min_age, batch) + due_expiries(now, batch)
     db.session.rollback()
-    counts = {"events": 0, "deliveries": 0, "locks": 0}
+    counts = {"events": 0, "deliveries": 0, "locks": 0, "announcements": 0}
     for kind, func, arg, queue, job_id in work:
         counts[kind] += 1
         if jobs_inline():
             try:
-                func(arg)
+                job_function(func)(arg)
             except Exception:  # noqa: BLE001 - the row stays due for the next sweep
                 db.session.rollback()
-                log.exception("inline sweep job failed", extra={"job": func.__name__})
+                log.warning("inline sweep job failed", exc_info=True, extra={"job": str(getattr(func, "__name__", func))})
         else:
             enqueue(func, arg, queue=queue, job_id=job_id, unless_pending=True)
     return counts

@@ -12,9 +12,11 @@ from backend.common import sessions, tokens
 from backend.common.crypto import mask_id_number, pii, sha256_hex
 from backend.common.errors import Unauthorized
 from backend.common.models import as_utc, new_uuid, utcnow
+from backend.events.dispatch import after_commit
 from backend.extensions import db
 
 ID_CONTEXT = "citizen-id-number"
+SUBSCRIBE = "backend.federation.outbound.subscribe"
 PHONE_CONTEXT = "citizen-phone"
 
 
@@ -59,6 +61,9 @@ def login(assertion: str) -> dict:
         db.session.rollback()
         return login(assertion)
     pair = _issue_pair(citizen, family_id=new_uuid())
+    if current_app.config.get("HUB_URL") and current_app.config.get("NODE_ROLE", "node") == "node":
+        # Federation: the hub learns the account; receipts issued elsewhere are pulled in.
+        after_commit(SUBSCRIBE, citizen.id, queue="default", job_id=f"subscribe-{citizen.id}-{new_uuid()[:8]}")
     db.session.commit()
     return pair
 

@@ -10,6 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 
+DEMO_FEDERATION_PAYER_KEY = "piaojia-demo-federation-payer-key-not-for-production"
+
+
 def _read_or_create(path: Path, make) -> str:
     if path.exists():
         return path.read_text().strip()
@@ -37,6 +40,11 @@ def fill_missing(app):
         cfg["PII_KEY"] = _read_or_create(folder / "pii_key", lambda: secrets.token_urlsafe(32))
     if not cfg.get("PLATFORM_SIGNING_KEY"):
         cfg["PLATFORM_SIGNING_KEY"] = _read_or_create(folder / "platform_signing_key.pem", new_ec_private_pem)
+    if not cfg.get("FEDERATION_SIGNING_KEY"):
+        cfg["FEDERATION_SIGNING_KEY"] = _read_or_create(folder / "federation_signing_key.pem", new_ec_private_pem)
+    if not cfg.get("FEDERATION_PAYER_KEY"):
+        # The embedded default's demo value: every demo node must hash payers alike.
+        cfg["FEDERATION_PAYER_KEY"] = DEMO_FEDERATION_PAYER_KEY
     if cfg.get("DEMO_IDENTITY_PROVIDER") and not cfg.get("HAIYIBAN_JWKS") and not cfg.get("DEMO_IDP_KEY"):
         cfg["DEMO_IDP_KEY"] = _read_or_create(folder / "demo_idp_key.pem", new_ec_private_pem)
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):

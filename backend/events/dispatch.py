@@ -27,7 +27,7 @@ INLINE_KEY = "piaojia_jobs_inline"
 SWEEP_EVERY_SECONDS = 30
 
 
-def _callable(func):
+def job_function(func):
     """A job function, or its import path (how lower layers name jobs of higher ones)."""
     if isinstance(func, str):
         from rq.utils import import_attribute
@@ -155,7 +155,7 @@ def drain_inline():
             break
         for func, args, _at, _queue, _job_id in jobs:
             try:
-                _callable(func)(*args)
+                job_function(func)(*args)
             except Exception:  # noqa: BLE001 - the row stays due; the sweeper retries it
                 db.session.rollback()
                 log.exception("inline job failed", extra={"job": _name(func)})

@@ -1,5 +1,5 @@
 """The transactional outbox table."""
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.models import JSONType, TZDateTime, new_uuid, utcnow
@@ -23,3 +23,5 @@ class OutboxEvent(db.Model):
     data = mapped_column(JSONType, nullable=True)
     dispatched_at = mapped_column(TZDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Federation: set when the event must be announced to the hub; cleared once it was.
+    hub_pending = mapped_column(Boolean, nullable=True)

@@ -36,6 +36,9 @@ def deliver_event(event_id: str):
     channels.to_chat(event, notification)
     delivery_ids = channels.to_units(event)
     first_dispatch = event.dispatched_at is None
+    if first_dispatch and _announce_to_hub(event):
+        event.hub_pending = True
+        after_commit(ANNOUNCE, event.id, queue="default", job_id=f"announce-{event.id}")
     event.dispatched_at = event.dispatched_at or utcnow()
     event.attempts = (event.attempts or 0) + 1
     for delivery_id in delivery_ids:
@@ -43,6 +46,19 @@ def deliver_event(event_id: str):
     db.session.commit()
     if first_dispatch or not jobs_inline():
         channels.to_stream(notification)
+
+
+ANNOUNCE = "backend.federation.outbound.announce"  # the hub channel, named: delivery does not import federation
+
+
+def _announce_to_hub(event: OutboxEvent) -> bool:
+    """The hub hears of changes to receipts this node issued (synced copies are the issuing
+    node's to announce), when federation is on."""
+    from backend.receipts.models import Receipt
+
+    if not current_app.config.get("HUB_URL") or current_app.config.get("NODE_ROLE") == "hub" or event.receipt_id is None:
+        return False
+    return db.session.scalar(select(Receipt.synced_at.is_(None)).where(Receipt.id == event.receipt_id)) is True
 
 
 def _retry_schedule():
@@ -111,5 +127,9 @@ def due_deliveries(now, min_age: timedelta, batch: int = 500) -> list[tuple]:
     deliveries = db.session.scalars(
         select(UnitWebhookDelivery.id).where(UnitWebhookDelivery.status == "pending", UnitWebhookDelivery.next_attempt_at <= now)
         .order_by(UnitWebhookDelivery.next_attempt_at).limit(batch)).all()
+    announcements = db.session.scalars(
+        select(OutboxEvent.id).where(OutboxEvent.hub_pending.is_(True), OutboxEvent.dispatched_at <= now - min_age)
+        .order_by(OutboxEvent.occurred_at).limit(batch)).all()
     return [("events", deliver_event, e, "notifications", f"deliver-{e}") for e in events] + \
-        [("deliveries", send_unit_webhook, d, "webhooks", f"webhook-{d}-sweep") for d in deliveries]
+        [("deliveries", send_unit_webhook, d, "webhooks", f"webhook-{d}-sweep") for d in deliveries] + \
+        [("announcements", ANNOUNCE, e, "default", f"announce-{e}-sweep") for e in announcements]

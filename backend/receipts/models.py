@@ -55,6 +55,12 @@ class Receipt(db.Model):
     reimbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at = mapped_column(TZDateTime(), default=utcnow)
     updated_at = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+    # Federation: the payer's hash shared by every node (HMAC under FEDERATION_PAYER_KEY).
+    payer_fhash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # A synced copy of another province's receipt: when it was last synced, and the issuing
+    # node's ledger, timeline, lock holder and version (this node changes none of it).
+    synced_at = mapped_column(TZDateTime(), nullable=True)
+    sync_state = mapped_column(JSONType, nullable=True)
 
     issuer = relationship("Issuer")
 

@@ -23,12 +23,16 @@ def is_locked(receipt: Receipt, now=None) -> bool:
 
 
 def status_fields(receipt: Receipt, *, authorized=False, lock_unit_view=None) -> dict:
-    """The status facets. `lock_unit_view`: a callable giving the public view of the lock holder."""
+    """The status facets. `lock_unit_view`: a callable giving the public view of the lock holder.
+    A synced copy of another province's receipt carries `synced_at` and the lock holder as
+    its issuing node reported it."""
     locked = is_locked(receipt)
     lock = None
+    synced = receipt.synced_at is not None
     if locked:
         lock = {
-            "unit": lock_unit_view(receipt.lock_unit_id) if lock_unit_view else {"id": receipt.lock_unit_id},
+            "unit": (receipt.sync_state or {}).get("lock_unit") if synced else
+                    lock_unit_view(receipt.lock_unit_id) if lock_unit_view else {"id": receipt.lock_unit_id},
             "locked_at": as_utc(receipt.locked_at).isoformat(),
             "expires_at": as_utc(receipt.lock_expires_at).isoformat(),
         }
@@ -43,6 +47,7 @@ def status_fields(receipt: Receipt, *, authorized=False, lock_unit_view=None) ->
         "reimbursed_amount": format_fen(receipt.reimbursed_fen),
         "remaining_amount": format_fen(max(receipt.total_fen - receipt.reimbursed_fen, 0)),
         "display_status": display_status(facts),
+        **({"synced_at": as_utc(receipt.synced_at).isoformat()} if synced else {}),
     }
 
 
@@ -60,6 +65,8 @@ def receipt_summary(receipt: Receipt, *, reveal_payer_id=False, **status_kwargs)
 
 
 def timeline(receipt: Receipt) -> list[dict]:
+    if receipt.synced_at is not None:
+        return list((receipt.sync_state or {}).get("timeline") or [])
     entries = db.session.scalars(
         select(TimelineEntry).where(TimelineEntry.receipt_id == receipt.id).order_by(TimelineEntry.id)
     )
@@ -79,5 +86,5 @@ def receipt_detail(receipt: Receipt, *, reveal_payer_id=False, ledger=None, **st
     return {
         **receipt_summary(receipt, reveal_payer_id=reveal_payer_id, **status_kwargs),
         "timeline": timeline(receipt),
-        "ledger": ledger if ledger is not None else [],
+        "ledger": (receipt.sync_state or {}).get("ledger") or [] if receipt.synced_at is not None else ledger if ledger is not None else [],
     }

@@ -4,6 +4,8 @@ Each function works inside the caller's transaction (the webhook delivery is one
 transaction together with its replay record) and raises domain errors; nothing here
 commits.
 """
+import hashlib
+import hmac
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -102,6 +104,12 @@ def find_by_key(key: str, **kwargs) -> Receipt | None:
 _INSERT_RECEIPT = insert(Receipt.__table__).returning(Receipt.__table__.c.id)
 
 
+def federated_payer_hash(id_type: str, id_number: str) -> str:
+    """The payer's hash shared by every node and the hub (FEDERATION_PAYER_KEY)."""
+    key = current_app.config["FEDERATION_PAYER_KEY"].encode()
+    return hmac.new(key, f"{id_type}:{id_number.strip().upper()}".encode(), hashlib.sha256).hexdigest()
+
+
 def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False) -> tuple[Receipt | NewReceipt, str]:
     """Accepts a newly issued receipt. `raw` is the JSON as sent, `loaded` its schema-loaded form.
     With `assume_new` the duplicate lookup is skipped: a receipt already stored then fails
@@ -150,7 +158,7 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
         code=raw["code"], number=raw["number"], province=raw["code"][:2], issuer_id=issuer.id,
         check_code=raw["check_code"], kind=raw["kind"], issue_date=loaded["issue_date"],
         issued_at=loaded["issued_at"], total_fen=parse_fen(raw["total_amount"]),
-        payer_id_type=payer["id_type"], payer_hash=payer_hash,
+        payer_id_type=payer["id_type"], payer_hash=payer_hash, payer_fhash=federated_payer_hash(payer["id_type"], payer["id_number"]),
         payer_id_enc=pii().encrypt(payer["id_number"], PAYER_CONTEXT),
         elements=elements, content_hash=digest, issuer_signature=raw["signature"],
         platform_signature=signing.platform_signer().sign(raw), lifecycle="issued", reimbursed_fen=0,

@@ -25,6 +25,7 @@ from backend.events.dispatch import after_commit, cancel_after_commit
 from backend.receipts.events import record_change
 from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
+from backend.federation import forward
 from backend.reimbursements import proof
 from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
@@ -173,7 +174,10 @@ def _visible_to(unit: Unit, receipt: Receipt) -> bool:
 
 def lock(unit: Unit, key: str, *, check_code: str | None = None, total_amount: str | None = None) -> dict:
     """Locks a receipt for this unit: digital-account mode (an active authorization) or
-    interface mode (check_code + total_amount as proof of possession)."""
+    interface mode (check_code + total_amount as proof of possession). A receipt issued in
+    another province is decided by its issuing node (backend.federation.forward)."""
+    if forward.is_foreign(key):
+        return forward.lock(unit, key, check_code, total_amount)
     require_active(unit)
     now = utcnow()
     receipt = _load_for_update(key)
@@ -242,6 +246,8 @@ def _held_lock(unit: Unit, receipt: Receipt, lock_token: str, now: datetime) -> 
 
 
 def unlock(unit: Unit, key: str, lock_token: str, reason: str | None = None) -> dict:
+    if forward.is_foreign(key):
+        return forward.unlock(unit, key, lock_token, reason)
     now = utcnow()
     receipt = _load_for_update(key)
     held = _held_lock(unit, receipt, lock_token, now)
@@ -263,6 +269,8 @@ def _release(receipt: Receipt, held: Lock, end_reason: str, actor: Actor, reason
 
 
 def renew(unit: Unit, key: str, lock_token: str) -> dict:
+    if forward.is_foreign(key):
+        return forward.renew(unit, key, lock_token)
     require_active(unit)
     now = utcnow()
     receipt = _load_for_update(key)
@@ -304,6 +312,9 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
     """Reports the result (报销反馈) under the current lock; both outcomes unlock."""
     if outcome not in ("reimbursed", "rejected"):
         raise ValidationFailed("outcome must be reimbursed or rejected.", code="invalid_outcome")
+    if forward.is_foreign(key):
+        return forward.feedback(unit, key, lock_token=lock_token, outcome=outcome, amount=amount, reimbursed_at=reimbursed_at,
+                                reference=reference, reason=reason)
     if outcome == "rejected" and not (reason or "").strip():
         raise ValidationFailed("A rejection needs its reason.", code="reason_required")
     fen = _parse_feedback_amount(outcome, amount)

@@ -100,10 +100,25 @@ def get_receipt(unit: Unit, key: str) -> dict:
 def batch_verify(unit: Unit, items: list[dict]) -> dict:
     """Verifies up to 100 receipts by their elements (interface mode); a result per item.
 
-    A wrong element answers like an unknown receipt. Authentic ones go to the access log."""
+    A wrong element answers like an unknown receipt. Authentic ones go to the access log.
+    Receipts of other provinces are verified by their issuing nodes (one message each)."""
+    from backend.federation import forward
     from backend.units.guards import require_active
 
     require_active(unit)
+    foreign = [(index, item) for index, item in enumerate(items) if forward.is_foreign(f"{item['code']}-{item['number']}")]
+    if foreign:
+        remote = forward.verify(unit, foreign)
+        local = [(index, item) for index, item in enumerate(items) if not forward.is_foreign(f"{item['code']}-{item['number']}")]
+        answer = _verify_local(unit, [item for _, item in local])
+        for (index, _), outcome in zip(local, answer["items"]):
+            outcome["index"] = index
+        answer["items"] = sorted(answer["items"] + remote, key=lambda outcome: outcome["index"])
+        return answer
+    return _verify_local(unit, items)
+
+
+def _verify_local(unit: Unit, items: list[dict]) -> dict:
     pairs = {(i["code"], i["number"]) for i in items}
     found = {}
     if pairs:

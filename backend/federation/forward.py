@@ -1,0 +1,128 @@
+"""A unit of this node acting on a receipt issued in another province: the request goes
+through the hub to the issuing node, which decides; its signed answer comes back within
+the unit's request, and its effects are applied to the synced copy here. An issuing node
+that cannot be reached in FEDERATION_TIMEOUT_SECONDS gives 503 `issuing_node_unavailable`;
+a lock whose answer did not arrive in time is undone by a job (nothing is left half-done).
+"""
+import time
+import uuid
+
+from flask import current_app
+
+from backend.common.errors import DomainError
+from backend.events.dispatch import after_commit
+from backend.extensions import db
+from backend.federation import messages, transport
+from backend.federation.directory import node_key_lookup
+
+
+def is_foreign(key: str) -> bool:
+    from backend.federation import enabled
+
+    return enabled(current_app) and isinstance(key, str) and key[:2].isdigit() and key[:2] != current_app.config["NODE_PROVINCE"]
+
+
+def read_answer(resp) -> tuple[int, dict]:
+    """A peer's signed answer (verified: the hub against its directory, a node against the
+    hub's) as (status, body); a problem-details answer becomes our domain error."""
+    from backend.federation import is_hub
+    from backend.federation.directory import hub_key_lookup
+
+    if resp.headers.get("content-type", "").startswith(transport.CONTENT_TYPE):
+        claims = messages.open_(resp.text, hub_key_lookup if is_hub(current_app) else node_key_lookup)
+        body = claims["body"]
+        return int(body.get("status", 500)), body
+    raise transport.problem_from(resp)
+
+
+def send(unit, msg_type: str, key: str, params: dict, *, jti: str | None = None) -> tuple[int, dict]:
+    unit_view = {"id": unit.id, "name": unit.name, "credit_code": unit.credit_code, "kind": unit.kind,
+                 "province": unit.province, "status": unit.status}
+    token = messages.seal(msg_type, {"unit": unit_view, "key": key, **params}, aud=key[:2], jti=jti)
+    return read_answer(transport.post(current_app.config["HUB_URL"], token))
+
+
+def _result(status: int, body: dict) -> dict:
+    if status >= 400:
+        problem = body.get("problem") or {}
+        raise DomainError(problem.get("detail"), code=problem.get("code"), title=problem.get("title"), status=status)
+    return body.get("result") or {}
+
+
+def _sync_copy(result: dict):
+    from backend.federation.inbound import apply_snapshot
+
+    snap = result.pop("snapshot", None)
+    if snap:
+        apply_snapshot(snap, snap["key"][:2])
+
+
+def _proof_for_digital_account(unit, key: str) -> dict:
+    """Digital-account mode on a synced receipt: the citizen authorized it here, so this
+    node checks the authorization and proves possession on the unit's behalf with the
+    synced elements (the issuing node checks that proof like any other)."""
+    from backend.authorizations.queries import active_grant
+    from backend.reimbursements.services import ReceiptNotFound
+    from backend.receipts.services import find_by_key
+
+    receipt = find_by_key(key)
+    if receipt is None or active_grant(unit.id, receipt.id) is None:
+        raise ReceiptNotFound(f"No receipt {key} is authorized to this unit.")
+    db.session.rollback()
+    return {"check_code": receipt.check_code, "total_amount": receipt.elements["total_amount"], "mode": "digital_account"}
+
+
+def lock(unit, key, check_code=None, total_amount=None) -> dict:
+    from backend.units.guards import require_active
+
+    require_active(unit)
+    params = {"check_code": check_code, "total_amount": total_amount, "mode": "interface"} if check_code is not None or \
+        total_amount is not None else _proof_for_digital_account(unit, key)
+    jti = uuid.uuid4().hex
+    try:
+        status, body = send(unit, "unit.lock", key, params, jti=jti)
+    except transport.PeerTimedOut:
+        # The issuing node may still grant it: undo it once it has (or the request expired).
+        not_after = time.time() + int(current_app.config["FEDERATION_MESSAGE_TTL_SECONDS"]) + 60
+        after_commit("backend.federation.outbound.cancel_lock", jti, key, unit.id, not_after, queue="default",
+                     job_id=f"fed-cancel-{jti}")
+        db.session.commit()
+        raise
+    result = _result(status, body)
+    _sync_copy(result)
+    return result
+
+
+def _simple(unit, msg_type: str, key: str, params: dict) -> dict:
+    status, body = send(unit, msg_type, key, params)
+    result = _result(status, body)
+    _sync_copy(result)
+    return result
+
+
+def unlock(unit, key, lock_token, reason=None) -> dict:
+    return _simple(unit, "unit.unlock", key, {"lock_token": lock_token, "reason": reason})
+
+
+def renew(unit, key, lock_token) -> dict:
+    return _simple(unit, "unit.renew", key, {"lock_token": lock_token})
+
+
+def feedback(unit, key, *, lock_token, outcome, amount=None, reimbursed_at=None, reference=None, reason=None) -> dict:
+    return _simple(unit, "unit.feedback", key, {
+        "lock_token": lock_token, "outcome": outcome, "amount": amount, "reference": reference, "reason": reason,
+        "reimbursed_at": reimbursed_at.isoformat() if reimbursed_at else None})
+
+
+def verify(unit, items: list[dict]) -> list[dict]:
+    """Batch verification of foreign receipts, one message per issuing province."""
+    by_province: dict[str, list] = {}
+    for index, item in items:
+        by_province.setdefault(item["code"][:2], []).append((index, item))
+    results = []
+    for province, entries in by_province.items():
+        status, body = send(unit, "unit.verify", f"{province}00000000-0000000000", {"items": [i for _, i in entries]})
+        answered = _result(status, body).get("items") or []
+        for (index, _), outcome in zip(entries, answered):
+            results.append({**outcome, "index": index})
+    return results

@@ -1,0 +1,104 @@
+"""A hub and provincial nodes as real processes on loopback ports, each with its own
+database (PostgreSQL databases when TEST_DATABASE_URL is PostgreSQL, SQLite files
+otherwise) and its own keys, driven over HTTP only."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYER_KEY = "federation-test-payer-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database(name: str, folder: Path) -> str:
+    base = os.environ.get("TEST_DATABASE_URL") or ""
+    if base.startswith("postgresql"):
+        admin = base.rsplit("/", 1)[0] + "/postgres"
+        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        engine.dispose()
+        return base.rsplit("/", 1)[0] + "/" + name
+    return f"sqlite:///{folder / (name + '.sqlite3')}"
+
+
+class Process:
+    def __init__(self, name: str, role: str, province: str, folder: Path, hub_url: str | None = None, **env):
+        self.name, self.role, self.province = name, role, province
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = folder / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PIAOJIA_", "REDIS", "DATABASE"))},
+            "PIAOJIA_ENV": "development", "PIAOJIA_INSTANCE_PATH": str(self.folder),
+            "DATABASE_URL": _database(f"piaojia_fed_{name}", folder), "NODE_ROLE": role, "NODE_PROVINCE": province,
+            "NODE_URL": self.url, "HUB_URL": hub_url or "", "FEDERATION_PAYER_KEY": PAYER_KEY,
+            "FEDERATION_TIMEOUT_SECONDS": "2", "LOG_LEVEL": "WARNING", "FLASK_APP": "wsgi", **env,
+        }
+        self.proc = None
+        self.cli("db", "upgrade")
+
+    def cli(self, *args, **env) -> str:
+        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env={**self.env, **env},
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{self.name}: flask {' '.join(args)} failed:\n{result.stderr[-2000:]}"
+        return result.stdout
+
+    def start(self):
+        log = open(self.folder / "server.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "flask", "run", "--port", str(self.port), "--no-reload", "--no-debugger"],
+                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=0.5).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    # --- HTTP helpers ---------------------------------------------------------------
+    def operator(self) -> dict:
+        creds = json.loads(self.cli("create-operator", f"{self.name} 财政厅"))
+        token = requests.post(self.url + "/api/v1/oauth/token", data={"grant_type": "client_credentials", **creds}).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def citizen(self, handle="zhangsan") -> dict:
+        assertion = requests.post(self.url + "/api/v1/demo/assertion", json={"citizen": handle}).json()["assertion"]
+        resp = requests.post(self.url + "/api/v1/auth/citizen", json={"assertion": assertion})
+        assert resp.status_code == 200, resp.text
+        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+    def unit(self, operator: dict, name: str, credit_code: str, kind="social_insurance") -> dict:
+        created = requests.post(self.url + "/api/v1/admin/units", headers=operator, json={
+            "name": name, "credit_code": credit_code, "kind": kind, "province": self.province})
+        assert created.status_code == 201, created.text
+        token = requests.post(self.url + "/api/v1/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": created.json()["client_id"],
+            "client_secret": created.json()["client_secret"]}).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,261 @@
+"""Federation with real processes: a hub and three provincial nodes (46 Hainan, 44
+Guangdong, 42 Hubei), each with its own database and keys, driven only over HTTP."""
+import base64
+import copy
+import json
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from standardwebhooks import Webhook
+
+from tests.federation.cluster import Process
+from tests.support import SAMPLE_RECEIPT, ZHANG_SAN_ID, sign_es256
+
+HOSPITAL = {"name": "三亚中心医院", "credit_code": "12460200428201234X"}
+
+
+class Hospital:
+    """A Hainan hospital's billing system pushing to node 46 with standardwebhooks."""
+
+    def __init__(self, node: Process, operator: dict):
+        self.node = node
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        pem = self.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        created = requests.post(node.url + "/api/v1/admin/issuers", headers=operator, json={**HOSPITAL, "province": "46",
+                                                                                         "public_key_pem": pem, "alg": "ES256"})
+        assert created.status_code == 201, created.text
+        self.issuer_id, self.secret = created.json()["id"], created.json()["webhook_secret"]
+
+    def push(self, event_type: str, data: dict) -> requests.Response:
+        body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        now = datetime.now(timezone.utc)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(self.secret).sign(msg_id, now, body), "content-type": "application/json"}
+        return requests.post(f"{self.node.url}/api/v1/issuers/{self.issuer_id}/webhook", data=body.encode(), headers=headers)
+
+    def issue(self) -> dict:
+        data = copy.deepcopy(SAMPLE_RECEIPT)
+        data["issuer"] = dict(HOSPITAL)
+        data["payer"] = {"name": "张三", "id_type": "resident_id", "id_number": ZHANG_SAN_ID}
+        data["number"] = f"{uuid.uuid4().int % 10**10:010d}"
+        signed = sign_es256(self.key, data)
+        resp = self.push("receipt.issued", signed)
+        assert resp.status_code == 202, resp.text
+        return signed
+
+
+def key_of(receipt: dict) -> str:
+    return f"{receipt['code']}-{receipt['number']}"
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("federation")
+    hub = Process("hub", "hub", "00", folder).start()
+    nodes = {p: Process(f"n{p}", "node", p, folder, hub_url=hub.url).start() for p in ("46", "44", "42")}
+    for province, node in nodes.items():
+        entry = json.loads(hub.cli("federation", "add-node", province, node.url))
+        assert entry["province"] == province and entry["keys"][0]["valid"]
+    listed = json.loads(hub.cli("federation", "nodes"))
+    assert [n["province"] for n in listed["nodes"]] == ["42", "44", "46"]
+    operators = {p: n.operator() for p, n in nodes.items()}
+    world = {"hub": hub, "nodes": nodes, "operators": operators, "hospital": Hospital(nodes["46"], operators["46"])}
+    world["units"] = {
+        "44": nodes["44"].unit(operators["44"], "广州市医疗保障局", "11440100MB0000001X"),
+        "42": nodes["42"].unit(operators["42"], "武汉市医疗保障局", "11420100MB0000002X"),
+        "44b": nodes["44"].unit(operators["44"], "中国人寿广东分公司", "91440000MA5T000003", kind="commercial_insurer"),
+    }
+    yield world
+    for node in nodes.values():
+        node.stop()
+    hub.stop()
+
+
+def wallet(node: Process, headers: dict) -> dict:
+    return {r["key"]: r for r in requests.get(node.url + "/api/v1/me/receipts", headers=headers).json()["items"]}
+
+
+def test_a_citizen_sees_receipts_issued_in_another_province_with_live_status(cluster):
+    n46, n44, n42 = (cluster["nodes"][p] for p in ("46", "44", "42"))
+    hospital = cluster["hospital"]
+    before = hospital.issue()  # issued before 张三 ever signed in on node 44
+    zhang44 = n44.citizen()
+    copy44 = wait_until(lambda: wallet(n44, zhang44).get(key_of(before)), what="the earlier receipt pulled into node 44")
+    assert copy44["province"] == "46" and copy44["synced_at"] and copy44["display_status"] == "正常"
+    assert copy44["payer"]["id_number"] == ZHANG_SAN_ID  # the owner's own ID, on their own node
+    after = hospital.issue()  # and one issued afterwards, announced through the hub
+    wait_until(lambda: key_of(after) in wallet(n44, zhang44), what="the new receipt announced to node 44")
+    inbox = requests.get(n44.url + "/api/v1/me/notifications", headers=zhang44).json()["items"]
+    assert any(item["receipt_key"] == key_of(after) for item in inbox)  # pushed on node 44
+
+    # A unit on node 44 (interface mode) locks, renews and reimburses part: node 46 decides.
+    unit44 = cluster["units"]["44"]
+    proof = {"check_code": after["check_code"], "total_amount": after["total_amount"]}
+    locked = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(after)}/lock", headers=unit44, json=proof)
+    assert locked.status_code == 201, locked.text
+    token = locked.json()["lock_token"]
+    assert wallet(n44, zhang44)[key_of(after)]["display_status"] == "报销中"
+    # A unit on node 42 cannot take it while node 44's unit holds it.
+    other = requests.post(f"{n42.url}/api/v1/unit/receipts/{key_of(after)}/lock", headers=cluster["units"]["42"], json=proof)
+    assert other.status_code == 409 and other.json()["code"] == "receipt_locked", other.text
+    renewed = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(after)}/renew", headers=unit44, json={"lock_token": token})
+    assert renewed.status_code == 200, renewed.text
+    paid = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(after)}/feedback", headers=unit44, json={
+        "lock_token": token, "outcome": "reimbursed", "amount": "200.00", "reference": "GD-2025-0001"})
+    assert paid.status_code == 201, paid.text
+    mine = wallet(n44, zhang44)[key_of(after)]
+    assert mine["display_status"] == "部分报销" and mine["remaining_amount"] == "156.80"
+    # Node 46 recorded it, and the issuer's reversal is refused while a unit works on it again.
+    zhang46 = n46.citizen()
+    at46 = wallet(n46, zhang46)[key_of(after)]
+    assert at46["reimbursed_amount"] == "200.00" and "synced_at" not in at46
+    too_much = requests.post(f"{n42.url}/api/v1/unit/receipts/{key_of(after)}/lock", headers=cluster["units"]["42"], json=proof)
+    assert too_much.status_code == 201
+    over = requests.post(f"{n42.url}/api/v1/unit/receipts/{key_of(after)}/feedback", headers=cluster["units"]["42"], json={
+        "lock_token": too_much.json()["lock_token"], "outcome": "reimbursed", "amount": "200.00"})
+    assert over.status_code == 409 and over.json()["code"] == "amount_exceeds_remaining", over.text
+    reversal = hospital.push("receipt.red_reversed", {"code": after["code"], "number": after["number"], "reason": "录入错误",
+                                                      "red_receipt": {"code": after["code"], "number": "0900000001", "check_code": "RED001"}})
+    assert reversal.status_code == 409
+    unlocked = requests.post(f"{n42.url}/api/v1/unit/receipts/{key_of(after)}/unlock", headers=cluster["units"]["42"],
+                             json={"lock_token": too_much.json()["lock_token"], "reason": "超额"})
+    assert unlocked.status_code == 200, unlocked.text
+    wait_until(lambda: wallet(n44, zhang44)[key_of(after)]["display_status"] == "部分报销", what="node 44's copy unlocked again")
+
+
+def test_qr_authorization_on_node_44_of_a_receipt_issued_on_node_46(cluster):
+    n44 = cluster["nodes"]["44"]
+    receipt = cluster["hospital"].issue()
+    zhang44 = n44.citizen()
+    wait_until(lambda: key_of(receipt) in wallet(n44, zhang44), what="the receipt on node 44")
+    insurer = cluster["units"]["44b"]
+    created = requests.post(n44.url + "/api/v1/unit/authorization-requests", headers=insurer,
+                            json={"purpose": "商业保险理赔", "reference": "GD-CLAIM-9"}).json()
+    scanned = requests.post(n44.url + "/api/v1/me/scans", headers=zhang44, json={"qr_text": created["qr_text"]})
+    assert scanned.status_code == 200 and key_of(receipt) in [r["key"] for r in scanned.json()["eligible_receipts"]]
+    approved = requests.post(f"{n44.url}/api/v1/me/authorization-requests/{scanned.json()['id']}/approve", headers=zhang44,
+                             json={"receipt_keys": [key_of(receipt)]})
+    assert approved.status_code == 200, approved.text
+    locked = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(receipt)}/lock", headers=insurer, json={})
+    assert locked.status_code == 201, locked.text  # digital-account mode, decided by node 46
+    assert requests.get(f"{n44.url}/api/v1/unit/receipts/{key_of(receipt)}", headers=insurer).json()["display_status"] == "报销中"
+    # A unit it was not authorized to gets nothing in digital-account mode.
+    refused = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(receipt)}/lock", headers=cluster["units"]["44"], json={})
+    assert refused.status_code == 404
+
+
+def test_concurrent_locks_from_two_provinces_exactly_one_wins(cluster):
+    receipt = cluster["hospital"].issue()
+    proof = {"check_code": receipt["check_code"], "total_amount": receipt["total_amount"]}
+    results = []
+
+    def attempt(province, unit):
+        node = cluster["nodes"][province]
+        results.append(requests.post(f"{node.url}/api/v1/unit/receipts/{key_of(receipt)}/lock", headers=cluster["units"][unit],
+                                     json=proof).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(p, u)) for p, u in [("44", "44"), ("42", "42")] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results).count(201) == 1 and all(code in (201, 409) for code in results), results
+
+
+def test_a_stopped_issuing_node_gives_a_clear_503_and_leaves_nothing_half_done(cluster):
+    n46, n44 = cluster["nodes"]["46"], cluster["nodes"]["44"]
+    receipt = cluster["hospital"].issue()
+    proof = {"check_code": receipt["check_code"], "total_amount": receipt["total_amount"]}
+    n46.stop()
+    try:
+        started = time.monotonic()
+        resp = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(receipt)}/lock", headers=cluster["units"]["44"], json=proof)
+        elapsed = time.monotonic() - started
+        assert resp.status_code == 503 and resp.json()["code"] == "issuing_node_unavailable", resp.text
+        assert elapsed < 6, elapsed  # bounded by FEDERATION_TIMEOUT_SECONDS (2 s) per hop
+    finally:
+        n46.start()
+    # Nothing was recorded: the same lock succeeds now, once.
+    again = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(receipt)}/lock", headers=cluster["units"]["44"], json=proof)
+    assert again.status_code == 201, again.text
+
+
+def test_a_stopped_hub_delays_announcements_which_then_arrive_once(cluster):
+    hub, n46, n44 = cluster["hub"], cluster["nodes"]["46"], cluster["nodes"]["44"]
+    zhang44 = n44.citizen()
+    hub.stop()
+    try:
+        receipt = cluster["hospital"].issue()  # node 46 accepts it; the announcement waits
+        time.sleep(0.5)
+        assert key_of(receipt) not in wallet(n44, zhang44)
+    finally:
+        hub.start()
+    # The announcement waits in node 46's outbox; its sweeper (here by hand: `flask sweep`)
+    # sends it once it is a few seconds old and the hub is back.
+    swept = wait_until(lambda: json.loads(n46.cli("sweep"))["announcements"], timeout=20, what="the sweeper to send it")
+    assert swept >= 1
+    wait_until(lambda: key_of(receipt) in wallet(n44, zhang44), what="the delayed announcement")
+    assert json.loads(n46.cli("sweep"))["announcements"] == 0  # sent: nothing left waiting
+    inbox = requests.get(n44.url + "/api/v1/me/notifications", headers=zhang44).json()["items"]
+    assert sum(1 for item in inbox if item["receipt_key"] == key_of(receipt) and item["type"] == "receipt.issued") == 1
+
+
+def _forge(node: Process, claims: dict, key_pem: bytes | None = None, kid: str | None = None) -> str:
+    pem = key_pem or (node.folder / "federation_signing_key.pem").read_bytes()
+    key = serialization.load_pem_private_key(pem, None)
+    jwks = requests.get(node.url + "/api/v1/federation/jwks.json").json()
+    now = int(time.time())
+    payload = {"iss": node.province, "aud": "44", "jti": uuid.uuid4().hex, "iat": now, "exp": now + 60,
+               "typ": "unit.verify", "body": {"unit": {}, "key": "x", "items": []}, **claims}
+    return jwt.encode(payload, key, algorithm="ES256", headers={"kid": kid or jwks["keys"][0]["kid"]})
+
+
+def _post(url: str, token: str) -> requests.Response:
+    return requests.post(url + "/api/v1/federation/messages", data=token, headers={"content-type": "application/jose"})
+
+
+def test_forged_replayed_expired_and_misaddressed_messages_are_refused(cluster):
+    hub, n42, n44 = cluster["hub"], cluster["nodes"]["42"], cluster["nodes"]["44"]
+    stranger = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    cases = {
+        "unknown key": _forge(n42, {}, key_pem=stranger, kid="not-a-published-kid"),
+        "key of another province": _forge(n42, {"iss": "46"}),
+        "expired": _forge(n42, {"iat": int(time.time()) - 400, "exp": int(time.time()) - 100}),
+        "too long-lived": _forge(n42, {"exp": int(time.time()) + 3600}),
+        "wrong audience": _forge(n42, {"aud": "46"}),
+        "not ES256": jwt.encode({"iss": "42", "aud": "44", "jti": uuid.uuid4().hex}, "secret", algorithm="HS256",
+                                headers={"kid": requests.get(n42.url + "/api/v1/federation/jwks.json").json()["keys"][0]["kid"]}),
+    }
+    for what, token in cases.items():
+        resp = _post(n44.url, token)  # "wrong audience": addressed to 46, delivered to 44
+        assert resp.status_code in (401, 422), (what, resp.status_code, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json"), what
+    # A redelivered message gets the same answer; its id reused for other content is refused.
+    jti = uuid.uuid4().hex
+    first = _forge(n42, {"jti": jti, "body": {"unit": {"id": str(uuid.uuid4()), "name": "武汉市医疗保障局", "credit_code": "11420100MB0000002X",
+                                                        "kind": "social_insurance", "province": "42"}, "key": "x", "items": []}})
+    a, b = _post(hub.url, first), _post(hub.url, first)
+    assert a.status_code == b.status_code == 200
+    body = lambda r: jwt.decode(r.text, options={"verify_signature": False})["body"]  # noqa: E731
+    assert body(a) == body(b)
+    replay = _forge(n42, {"jti": jti, "body": {"unit": {}, "key": "y", "items": []}})
+    assert _post(hub.url, replay).status_code == 409
