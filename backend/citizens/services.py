@@ -16,7 +16,7 @@ from backend.events.dispatch import after_commit
 from backend.extensions import db
 
 ID_CONTEXT = "citizen-id-number"
-SUBSCRIBE = "backend.federation.outbound.subscribe"
+SUBSCRIBE = "backend.federation.inbound.subscribe"
 PHONE_CONTEXT = "citizen-phone"
 
 

@@ -87,3 +87,12 @@ def mask_id_number(id_number: str | None) -> str | None:
     if len(id_number) <= 7:
         return "*" * len(id_number)
     return id_number[:3] + "*" * (len(id_number) - 7) + id_number[-4:]
+
+
+def federated_payer_hash(id_type: str, id_number: str) -> str:
+    """The payer's hash shared by every node and the hub (FEDERATION_PAYER_KEY): the only form
+    in which a person is known across provinces (the hub's payer index)."""
+    from flask import current_app
+
+    key = current_app.config["FEDERATION_PAYER_KEY"].encode()
+    return hmac.new(key, f"{id_type}:{id_number.strip().upper()}".encode(), hashlib.sha256).hexdigest()

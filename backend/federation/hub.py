@@ -37,7 +37,7 @@ def _provinces(fhash: str, role: str) -> list[str]:
 
 def _ask(province: str, msg_type: str, body: dict) -> dict:
     """A message of the hub's own to a node; that node's answer body."""
-    from backend.federation.forward import read_answer
+    from backend.federation.exchange import read_answer
 
     url = node_url(province)
     if url is None:

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.common.crypto import pii
-from backend.common.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from backend.common.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from backend.common.models import utcnow
 from backend.common.money import parse_fen
 from backend.extensions import db
@@ -127,6 +127,27 @@ def handle_pull(body: dict) -> dict:
     return {"announcements": [announcement_token(r) for r in receipts]}
 
 
+# --- a new account here ------------------------------------------------------------------
+
+def subscribe(citizen_id: str):
+    """A citizen signed in here: the hub notes the account, and this node applies every
+    receipt other provinces issued to them before. Re-raises while a province is missing."""
+    from backend.citizens.models import Citizen
+    from backend.citizens.services import ID_CONTEXT
+    from backend.federation import outbound
+    from backend.federation.transport import IssuingNodeUnavailable
+
+    citizen = db.session.get(Citizen, citizen_id)
+    if citizen is None:
+        return
+    fhash = snapshot.payer_fhash(citizen.id_type, pii().decrypt(citizen.id_enc, ID_CONTEXT))
+    body = outbound.to_hub(messages.seal("payer.subscribe", {"payer_fhash": fhash}, "hub"))
+    applied = apply_announcements(body.get("announcements") or [])
+    log.info("subscribed a new account to the federation", extra={"applied": applied, "incomplete": body.get("incomplete")})
+    if body.get("incomplete"):
+        raise IssuingNodeUnavailable(f"Provinces {', '.join(body['incomplete'])} did not answer yet.")
+
+
 # --- units of other provinces ------------------------------------------------------------
 
 def _foreign_unit(sender: str, unit: dict):
@@ -136,6 +157,10 @@ def _foreign_unit(sender: str, unit: dict):
         raise Forbidden("A node speaks only for units of its own province.", code="wrong_province")
     found = db.session.get(Unit, unit.get("id"))
     if found is None:
+        same_code = db.session.scalar(select(Unit.id).where(Unit.credit_code == unit.get("credit_code")))
+        if same_code is not None:
+            log.warning("a node named a known credit code with another unit id", extra={"sender": sender})
+            raise Conflict("Another unit is known here under this credit code.", code="unit_identity_conflict")
         found = Unit(id=unit["id"], name=unit["name"], credit_code=unit["credit_code"], kind=unit["kind"], province=sender,
                      status=unit.get("status", "active"))
         db.session.add(found)

@@ -1,12 +1,11 @@
-"""What a node sends on its own: announcements of its receipts' changes, a new account's
-subscription, the undoing of a lock whose answer never arrived. Delivery side: it reads
+"""What a node sends on its own: announcements of its receipts' changes and the undoing of
+a lock whose answer never arrived. Delivery side: it reads
 models and never calls a domain's services; jobs take ids, are idempotent and re-raise.
 """
 import logging
 
 from flask import current_app
 
-from backend.common.crypto import pii
 from backend.extensions import db
 from backend.federation import messages, snapshot, transport
 from backend.receipts.models import Receipt
@@ -19,9 +18,9 @@ def announcement_token(receipt: Receipt) -> str:
     return messages.seal("receipt.announce", {"payer_fhash": receipt.payer_fhash, "snapshot": snap}, "hub")
 
 
-def _to_hub(token: str) -> dict:
+def to_hub(token: str) -> dict:
     """The hub's answer body; raises when it is unreachable or refuses (the job retries)."""
-    from backend.federation.forward import read_answer
+    from backend.federation.exchange import read_answer
 
     status, body = read_answer(transport.post(current_app.config["HUB_URL"], token))
     if status >= 300:
@@ -40,34 +39,16 @@ def announce(event_id: str):
         return
     receipt = db.session.get(Receipt, event.receipt_id)
     if receipt is not None and receipt.synced_at is None and receipt.payer_fhash:
-        _to_hub(announcement_token(receipt))
+        to_hub(announcement_token(receipt))
     event.hub_pending = False
     db.session.commit()
-
-
-def subscribe(citizen_id: str):
-    """A citizen signed in here: the hub notes the account, and this node applies every
-    receipt other provinces issued to them before. Re-raises while a province is missing."""
-    from backend.citizens.models import Citizen
-    from backend.citizens.services import ID_CONTEXT
-    from backend.federation.inbound import apply_announcements
-
-    citizen = db.session.get(Citizen, citizen_id)
-    if citizen is None:
-        return
-    fhash = snapshot.payer_fhash(citizen.id_type, pii().decrypt(citizen.id_enc, ID_CONTEXT))
-    body = _to_hub(messages.seal("payer.subscribe", {"payer_fhash": fhash}, "hub"))
-    applied = apply_announcements(body.get("announcements") or [])
-    log.info("subscribed a new account to the federation", extra={"applied": applied, "incomplete": body.get("incomplete")})
-    if body.get("incomplete"):
-        raise transport.IssuingNodeUnavailable(f"Provinces {', '.join(body['incomplete'])} did not answer yet.")
 
 
 def cancel_lock(jti: str, key: str, unit_id: str, not_after: float):
     """Undo a lock whose answer never reached us (see inbound._cancel)."""
     import time
 
-    from backend.federation.forward import send
+    from backend.federation.exchange import send
     from backend.units.models import Unit
 
     unit = db.session.get(Unit, unit_id)

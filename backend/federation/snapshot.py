@@ -7,6 +7,7 @@ moves forward.
 """
 from sqlalchemy import func, select
 
+from backend.common.crypto import federated_payer_hash
 from backend.common.models import as_utc
 from backend.common.money import format_fen
 from backend.extensions import db
@@ -15,8 +16,6 @@ from backend.receipts.presenters import timeline, wire_form
 
 
 def payer_fhash(id_type: str, id_number: str) -> str:
-    from backend.receipts.services import federated_payer_hash
-
     return federated_payer_hash(id_type, id_number)
 
 

@@ -4,8 +4,6 @@ Each function works inside the caller's transaction (the webhook delivery is one
 transaction together with its replay record) and raises domain errors; nothing here
 commits.
 """
-import hashlib
-import hmac
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -14,7 +12,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import defer
 
 from backend.common.actors import Actor
-from backend.common.crypto import pii, sha256_hex
+from backend.common.crypto import federated_payer_hash, pii, sha256_hex
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import utcnow
 from backend.common.money import parse_fen
@@ -102,12 +100,6 @@ def find_by_key(key: str, **kwargs) -> Receipt | None:
 
 # Built once: a statement executed with separate parameters reuses its compiled form.
 _INSERT_RECEIPT = insert(Receipt.__table__).returning(Receipt.__table__.c.id)
-
-
-def federated_payer_hash(id_type: str, id_number: str) -> str:
-    """The payer's hash shared by every node and the hub (FEDERATION_PAYER_KEY)."""
-    key = current_app.config["FEDERATION_PAYER_KEY"].encode()
-    return hmac.new(key, f"{id_type}:{id_number.strip().upper()}".encode(), hashlib.sha256).hexdigest()
 
 
 def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False) -> tuple[Receipt | NewReceipt, str]:

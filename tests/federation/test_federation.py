@@ -1,6 +1,5 @@
 """Federation with real processes: a hub and three provincial nodes (46 Hainan, 44
 Guangdong, 42 Hubei), each with its own database and keys, driven only over HTTP."""
-import base64
 import copy
 import json
 import threading
@@ -251,7 +250,7 @@ def test_forged_replayed_expired_and_misaddressed_messages_are_refused(cluster):
         assert resp.headers["content-type"].startswith("application/problem+json"), what
     # A redelivered message gets the same answer; its id reused for other content is refused.
     jti = uuid.uuid4().hex
-    first = _forge(n42, {"jti": jti, "body": {"unit": {"id": str(uuid.uuid4()), "name": "武汉市医疗保障局", "credit_code": "11420100MB0000002X",
+    first = _forge(n42, {"jti": jti, "body": {"unit": {"id": str(uuid.uuid4()), "name": "武汉市某单位", "credit_code": "11420100MB0000099X",
                                                         "kind": "social_insurance", "province": "42"}, "key": "x", "items": []}})
     a, b = _post(hub.url, first), _post(hub.url, first)
     assert a.status_code == b.status_code == 200
@@ -259,3 +258,44 @@ def test_forged_replayed_expired_and_misaddressed_messages_are_refused(cluster):
     assert body(a) == body(b)
     replay = _forge(n42, {"jti": jti, "body": {"unit": {}, "key": "y", "items": []}})
     assert _post(hub.url, replay).status_code == 409
+    # A node naming a unit it already named under another id gets a clear refusal, not an error.
+    clash = _forge(n42, {"body": {"unit": {"id": str(uuid.uuid4()), "name": "武汉市某单位", "credit_code": "11420100MB0000099X",
+                                           "kind": "social_insurance", "province": "42"}, "key": "x", "items": []}})
+    answer = _post(hub.url, clash)
+    assert answer.status_code == 200 and body(answer)["status"] == 409 and body(answer)["problem"]["code"] == "unit_identity_conflict"
+
+
+def test_key_rotation_with_an_overlap(cluster):
+    hub, n42 = cluster["hub"], cluster["nodes"]["42"]
+    old_path = n42.folder / "federation_signing_key.pem"
+    old_pem = old_path.read_bytes()
+    new_path = n42.folder / "federation_signing_key.next.pem"
+    new_path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    kid_of = lambda: [k["kid"] for k in requests.get(n42.url + "/api/v1/federation/jwks.json").json()["keys"]]  # noqa: E731
+    old_kid = kid_of()[0]
+    unit = {"id": str(uuid.uuid4()), "name": "武汉市某保险公司", "credit_code": f"9142000{uuid.uuid4().int % 10**10:010d}X",
+            "kind": "commercial_insurer", "province": "42"}
+
+    def message(pem, kid):
+        return _forge(n42, {"body": {"unit": unit, "key": "x", "items": []}}, key_pem=pem, kid=kid)
+
+    # 1. The node switches to a new key and still publishes the old one; the hub picks both up.
+    n42.stop()
+    n42.env.update(FEDERATION_SIGNING_KEY=str(new_path), FEDERATION_PREVIOUS_SIGNING_KEYS=str(old_path))
+    n42.start()
+    new_kid = kid_of()[0]
+    assert kid_of() == [new_kid, old_kid]
+    entry = json.loads(hub.cli("federation", "refresh-node", "42"))
+    assert {k["kid"]: k["valid"] for k in entry["keys"]} == {old_kid: True, new_kid: True}
+    assert _post(hub.url, message(old_pem, old_kid)).status_code == 200  # in flight during the switch: still good
+    assert _post(hub.url, message(new_path.read_bytes(), new_kid)).status_code == 200
+    # 2. The overlap ends: the node stops publishing the old key, the hub retires it.
+    n42.stop()
+    n42.env.pop("FEDERATION_PREVIOUS_SIGNING_KEYS")
+    n42.start()
+    entry = json.loads(hub.cli("federation", "refresh-node", "42", FEDERATION_KEY_OVERLAP_SECONDS="0"))
+    assert {k["kid"]: k["valid"] for k in entry["keys"]} == {old_kid: False, new_kid: True}
+    refused = _post(hub.url, message(old_pem, old_kid))
+    assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
+    assert _post(hub.url, message(new_path.read_bytes(), new_kid)).status_code == 200
