@@ -14,14 +14,15 @@ def register(app):
         click.echo(json.dumps(create(name)))
 
     @app.cli.command("seed-demo")
-    def seed_demo():
+    @click.option("--units-only", is_flag=True, help="only the demo units (a node of a province without demo hospitals)")
+    def seed_demo(units_only):
         """Load demo hospitals, citizens' receipts and credentials (embedded default)."""
         import logging
 
         from backend.demo.seed import seed_demo as seed
 
-        logging.getLogger("piaojia.access").setLevel(logging.WARNING)  # 40 request lines would bury the summary
-        summary = seed(app)
+        logging.getLogger().setLevel(logging.WARNING)  # 40 deliveries and request lines would bury the summary
+        summary = seed(app, units_only=units_only)
         click.echo("Demo data ready: %(receipts)d receipts (%(newly_applied)d new)." % summary)
         click.echo("Fiscal operator API client: " + json.dumps(summary["operator"]))
         for name, issuer_id in summary["hospitals"].items():

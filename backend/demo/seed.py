@@ -72,6 +72,15 @@ DEMO_UNITS = [
 ]
 
 
+# Demo units of other provinces' nodes (the federation demo): a Guangdong counter and insurer.
+PROVINCE_UNITS = {
+    "44": {"social_insurance": {"name": "广州市医疗保障局（演示柜台）", "credit_code": "11440100MB1234567X"},
+           "commercial_insurer": {"name": "中国人寿广东省分公司（演示）", "credit_code": "91440000MA5T123456"}},
+    "42": {"social_insurance": {"name": "武汉市医疗保障局（演示柜台）", "credit_code": "11420100MB1234567X"},
+           "commercial_insurer": {"name": "中国人寿湖北省分公司（演示）", "credit_code": "91420000MA5T123456"}},
+}
+
+
 def _unit(client, headers, state, spec) -> dict:
     """A reimbursing unit with its API client, for the counter console."""
     units = state.setdefault("units", {})
@@ -93,16 +102,21 @@ def _deliver(client, hospital: dict, event_type: str, data: dict) -> dict:
     return _expect(resp, 202)
 
 
-def seed_demo(app) -> dict:
-    """Seeds the demo data; returns a summary with the demo credentials."""
+def seed_demo(app, units_only: bool = False) -> dict:
+    """Seeds the demo data; returns a summary with the demo credentials. `units_only`: just
+    the operator and the reimbursing units (their province is this node's)."""
     path = Path(app.instance_path) / STATE_FILE
     state = _load_state(path)
     client = app.test_client()
     headers = _operator(client, state)
     _save_state(path, state)
-    by_code = {spec["credit_code"]: _hospital(client, headers, state, spec) for spec in DEMO_HOSPITALS}
+    province = app.config["NODE_PROVINCE"]
+    units = [_unit(client, headers, state, {**spec, **PROVINCE_UNITS.get(province, {}).get(spec["kind"], {}), "province": province})
+             for spec in DEMO_UNITS]
     _save_state(path, state)
-    units = [_unit(client, headers, state, spec) for spec in DEMO_UNITS]
+    if units_only:
+        return {"operator": state["operator"], "hospitals": {}, "units": units, "receipts": 0, "newly_applied": 0}
+    by_code = {spec["credit_code"]: _hospital(client, headers, state, spec) for spec in DEMO_HOSPITALS}
     _save_state(path, state)
 
     applied = 0
