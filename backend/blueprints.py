@@ -9,6 +9,8 @@ from backend.authorizations.routes import me_blp as citizen_authorizations_blp
 from backend.authorizations.routes import unit_blp as unit_authorizations_blp
 from backend.citizens.routes import auth_blp as citizen_auth_blp
 from backend.citizens.routes import me_blp as citizen_me_blp
+from backend.chat.routes import bot_blp as chat_bot_blp
+from backend.chat.routes import me_blp as chat_codes_blp
 from backend.clients.routes import blp as oauth_blp
 from backend.federation.routes import admin_blp as federation_admin_blp
 from backend.federation.routes import blp as federation_blp
@@ -23,6 +25,7 @@ from backend.web.routes import blp as web_blp
 BLUEPRINTS = [
     oauth_blp, admin_blp, receipts_blp, citizen_auth_blp, citizen_me_blp, notifications_blp, verify_blp,
     citizen_authorizations_blp, unit_blp, unit_authorizations_blp, unit_webhook_blp, federation_blp, federation_admin_blp,
+    chat_codes_blp, chat_bot_blp,
 ]
 
 

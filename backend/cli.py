@@ -13,6 +13,17 @@ def register(app):
 
         click.echo(json.dumps(create(name)))
 
+    @app.cli.command("create-bot-client")
+    @click.argument("name")
+    def create_bot_client(name):
+        """Create the chat bot's API client (DESIGN §9); prints its credentials as JSON."""
+        from backend.clients.services import create_client
+        from backend.extensions import db
+
+        client, secret = create_client("bot", name.strip() or "bot")
+        db.session.commit()
+        click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
     @app.cli.command("seed-demo")
     @click.option("--units-only", is_flag=True, help="only the demo units (a node of a province without demo hospitals)")
     def seed_demo(units_only):

@@ -74,6 +74,9 @@ class BaseConfig:
     PROOF_FAILURES_PER_ADDRESS = os.environ.get("PROOF_FAILURES_PER_ADDRESS", "60 per hour")
     # A receipt whose check code was guessed wrong this often is closed to proof of possession for PROOF_LOCKOUT_SECONDS.
     PROOF_FAILURES_PER_RECEIPT = os.environ.get("PROOF_FAILURES_PER_RECEIPT", "5 per hour")
+    BINDING_CODES_PER_CITIZEN = os.environ.get("BINDING_CODES_PER_CITIZEN", "10 per hour")
+    BINDING_FAILURES_PER_ACCOUNT = os.environ.get("BINDING_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
+    BINDING_FAILURES_PER_BOT = os.environ.get("BINDING_FAILURES_PER_BOT", "200 per hour")
     PROOF_LOCKOUT_SECONDS = int(os.environ.get("PROOF_LOCKOUT_SECONDS", "3600"))
     # Federation (DESIGN §6): unset HUB_URL = this node runs alone.
     NODE_ROLE = os.environ.get("NODE_ROLE", "node")

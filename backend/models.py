@@ -8,3 +8,4 @@ from backend.authorizations.models import Authorization, AuthorizationRequest, A
 from backend.reimbursements.models import IdempotencyRecord, LedgerEntry, Lock, ReceiptAccess  # noqa: F401
 from backend.notifications.models import ChatBinding, ChatPush, Notification, UnitWebhookDelivery  # noqa: F401
 from backend.events.models import OutboxEvent  # noqa: F401
+from backend.chat.models import ChatBindingCode  # noqa: F401

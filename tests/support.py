@@ -200,3 +200,28 @@ def citizen_login(client, handle="zhangsan") -> dict:
     tokens = client.post("/api/v1/auth/citizen", json={"assertion": assertion.json["assertion"]})
     assert tokens.status_code == 200, tokens.get_data(as_text=True)
     return bearer(tokens.json["access_token"])
+
+
+class Bot:
+    """The chat bot as the backend sees it: an API client of role `bot`."""
+
+    def __init__(self, client):
+        from backend.clients.services import create_client
+        from backend.extensions import db
+
+        api_client, secret = create_client("bot", "票夹助手")
+        db.session.commit()
+        self.client = client
+        resp = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": api_client.client_id,
+                                                         "client_secret": secret})
+        self.headers = bearer(resp.json["access_token"])
+
+    def redeem(self, code, external_id, channel="wechat"):
+        return self.client.post("/api/v1/chat/bindings", headers=self.headers,
+                                json={"code": code, "channel": channel, "external_id": external_id})
+
+    def bind(self, citizen_headers, external_id, channel="wechat") -> dict:
+        code = self.client.post("/api/v1/me/chat-binding-codes", headers=citizen_headers).json["code"]
+        resp = self.redeem(code, external_id, channel)
+        assert resp.status_code == 201, resp.json
+        return resp.json

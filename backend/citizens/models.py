@@ -34,6 +34,8 @@ class RefreshToken(db.Model):
     expires_at = mapped_column(TZDateTime())
     used_at = mapped_column(TZDateTime(), nullable=True)
     revoked_at = mapped_column(TZDateTime(), nullable=True)
+    # None: a sign-in of the citizen; "chat": a chat binding's delegated session (family = binding id).
+    scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class UsedAssertion(db.Model):

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.citizens import services, wallet
-from backend.citizens.schemas import AssertionSchema, ProfileSchema, RefreshSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
+from backend.citizens.schemas import AssertionSchema, LogoutSchema, ProfileSchema, RefreshSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
 from backend.common import attempts
 from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 from backend.common.auth import citizen_required
@@ -43,11 +43,11 @@ class Refresh(MethodView):
 
 @auth_blp.route("/logout")
 class Logout(MethodView):
-    @auth_blp.arguments(RefreshSchema)
+    @auth_blp.arguments(LogoutSchema)
     @auth_blp.response(204)
     def post(self, data):
-        """Sign out every session of this login."""
-        services.logout(data["refresh_token"])
+        """Sign out this session (with `everywhere`: every session and chat binding)."""
+        services.logout(data["refresh_token"], everywhere=data["everywhere"])
 
 
 @me_blp.route("/stream-tickets")

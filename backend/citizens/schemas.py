@@ -37,6 +37,12 @@ class AssertionSchema(Strict):
                               metadata={"description": "the identity JWT 海易办 handed the mini-app"})
 
 
+class LogoutSchema(Strict):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    everywhere = fields.Boolean(load_default=False, metadata={
+        "description": "also every other sign-in of mine and every chat binding (their tokens end at once)"})
+
+
 class RefreshSchema(Strict):
     refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
@@ -46,6 +52,7 @@ class TokenPairSchema(Schema):
     refresh_token = fields.String(metadata={"description": "single use; reusing a spent one signs out every session of this login"})
     token_type = fields.String()
     expires_in = fields.Integer()
+    scope = fields.String(allow_none=True, metadata={"description": "`chat` for a chat binding's delegated token"})
 
 
 class ProfileSchema(Schema):

@@ -25,13 +25,15 @@ class InvalidRefreshToken(Unauthorized):
     title = "登录已失效，请重新登录"
 
 
-def _issue_pair(citizen: Citizen, family_id: str) -> dict:
+def _issue_pair(citizen: Citizen, family_id: str, scope: str | None = None) -> dict:
     cfg = current_app.config
     refresh = "rt_" + secrets.token_urlsafe(32)
-    db.session.add(RefreshToken(citizen_id=citizen.id, family_id=family_id, token_hash=sha256_hex(refresh),
+    db.session.add(RefreshToken(citizen_id=citizen.id, family_id=family_id, token_hash=sha256_hex(refresh), scope=scope,
                                 expires_at=utcnow() + timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"])))
-    access = tokens.issue(citizen.id, tokens.AUDIENCE_CITIZEN, cfg["ACCESS_TOKEN_TTL_SECONDS"], sid=family_id)
-    return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": cfg["ACCESS_TOKEN_TTL_SECONDS"]}
+    claims = {"sid": family_id, **({"scope": scope} if scope else {})}
+    access = tokens.issue(citizen.id, tokens.AUDIENCE_CITIZEN, cfg["ACCESS_TOKEN_TTL_SECONDS"], **claims)
+    pair = {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": cfg["ACCESS_TOKEN_TTL_SECONDS"]}
+    return {**pair, "scope": scope} if scope else pair
 
 
 def login(assertion: str) -> dict:
@@ -92,7 +94,7 @@ def refresh(refresh_token: str) -> dict:
         raise InvalidRefreshToken("This refresh token was already used; every session of this login is now signed out.",
                                   code="refresh_token_reused")
     citizen = db.session.get(Citizen, token.citizen_id)
-    pair = _issue_pair(citizen, token.family_id)
+    pair = _issue_pair(citizen, token.family_id, token.scope)
     db.session.commit()
     return pair
 
@@ -102,12 +104,38 @@ def _revoke_family(family_id: str, now):
                        .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
-def logout(refresh_token: str) -> None:
+def logout(refresh_token: str, everywhere: bool = False) -> None:
+    """Signs out this session; `everywhere`: every session of the citizen and every chat
+    binding (their delegated tokens end at once)."""
     token = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(refresh_token or "")))
-    if token is not None:
-        _revoke_family(token.family_id, utcnow())
-        db.session.commit()
-        sessions.announce_revoked(token.family_id)
+    if token is None:
+        return
+    families = {token.family_id}
+    if everywhere and token.scope is None:
+        from backend.chat.services import unbind_all_of
+
+        families |= set(db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.citizen_id == token.citizen_id,
+                                                                                RefreshToken.revoked_at.is_(None))))
+        unbind_all_of(db.session.get(Citizen, token.citizen_id))
+    now = utcnow()
+    for family in families:
+        _revoke_family(family, now)
+    db.session.commit()
+    for family in families:
+        sessions.announce_revoked(family)
+
+
+def issue_delegated_pair(citizen: Citizen, binding_id: str) -> dict:
+    """A chat binding's token: the citizen's, limited to the chat scope (read receipts, claims
+    and notifications; revoke authorizations), its session the binding. Caller commits."""
+    return _issue_pair(citizen, binding_id, scope="chat")
+
+
+def revoke_session(family_id: str) -> None:
+    """Ends a session (a sign-in or a chat binding) at once. Caller commits; the revocation is
+    announced to Redis right away (a failed commit would only end that session early)."""
+    _revoke_family(family_id, utcnow())
+    sessions.announce_revoked(family_id)
 
 
 def issue_stream_ticket(citizen: Citizen, session_id: str | None) -> dict:

@@ -4,7 +4,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.common.models import TZDateTime, new_uuid, utcnow
 from backend.extensions import db
 
-ROLES = ("operator", "unit", "issuer")
+ROLES = ("operator", "unit", "issuer", "bot")
 
 
 class ApiClient(db.Model):

@@ -23,12 +23,30 @@ def authenticate_citizen(token: str):
     session_id = claims.get("sid")
     if session_id and sessions.is_revoked(session_id):
         raise Unauthorized("This session was signed out.", code="session_revoked", title="登录已失效，请重新登录")
+    if claims.get("scope") is not None and not _scope_allows(claims["scope"]):
+        raise Forbidden("A chat binding's token cannot do this; use the mini-app.", code="insufficient_scope",
+                        title="请在票夹小程序中操作")
     citizen = db.session.get(Citizen, claims["sub"])
     if citizen is None:
         raise Unauthorized("The account behind this token no longer exists.", code="invalid_token")
     g.citizen = citizen
     g.citizen_session_id = session_id
+    g.citizen_scope = claims.get("scope")
     return citizen
+
+
+# What a chat binding's delegated token may do (DESIGN §9): read receipts, claims and
+# notifications, revoke authorizations. Approving one, scanning, binding codes: mini-app only.
+CHAT_SCOPE = {
+    ("GET", "/api/v1/me"), ("GET", "/api/v1/me/receipts"), ("GET", "/api/v1/me/receipts/<key>"),
+    ("GET", "/api/v1/me/claims"), ("GET", "/api/v1/me/authorizations"), ("DELETE", "/api/v1/me/authorizations/<authorization_id>"),
+    ("GET", "/api/v1/me/notifications"), ("POST", "/api/v1/me/notifications/read"), ("GET", "/api/v1/me/chat-bindings"),
+}
+
+
+def _scope_allows(scope: str) -> bool:
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    return scope == "chat" and (request.method, rule) in CHAT_SCOPE
 
 
 def authenticate_stream_ticket(ticket: str):

@@ -11,12 +11,9 @@ from backend.extensions import db
 from backend.notifications import chat, services, stream, unit_webhooks
 from backend.notifications.schemas import (
     ChatBindingListSchema,
-    ChatBindingSchema,
-    ChatBindingViewSchema,
     DeliveryListSchema,
     DeliverySchema,
     WebhookEndpointViewSchema,
-    QuotaGrantSchema,
     DeliveryArgsSchema,
     InboxArgsSchema,
     InboxSchema,
@@ -26,7 +23,6 @@ from backend.notifications.schemas import (
     WebhookEndpointSchema,
 )
 from backend.units.guards import unit_of_client
-from backend.common.openapi import problem_response
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Citizens: notifications (inbox and live stream)")
 unit_blp = Blueprint("unit_webhook", __name__, url_prefix="/api/v1/unit/webhook", description="Units: webhook endpoint and deliveries")
@@ -98,37 +94,6 @@ class ChatBindings(MethodView):
     def get(self):
         """My bound chat accounts, their remaining push quota and recent pushes."""
         return chat.list_bindings(g.citizen)
-
-    @blp.arguments(ChatBindingSchema)
-    @blp.alt_response(201, schema=ChatBindingViewSchema, success=True)
-    @problem_response(blp, 409, "chat_account_taken: bound to another person")
-    @blp.doc(security=[{"bearer": []}])
-    def post(self, data):
-        """Bind a chat account (the bot calls this with the citizen's token)."""
-        return chat.bind(g.citizen, data["channel"], data["external_id"]), 201
-
-
-@blp.route("/chat-bindings/<binding_id>/subscriptions")
-class ChatSubscriptions(MethodView):
-    decorators = [citizen_required]
-
-    @blp.arguments(QuotaGrantSchema)
-    @blp.alt_response(200, schema=ChatBindingViewSchema, success=True)
-    @blp.doc(security=[{"bearer": []}])
-    def post(self, data, binding_id):
-        """The user agreed to N more messages (one-time subscriptions): quota += N."""
-        return chat.grant(g.citizen, binding_id, data["messages"])
-
-
-@blp.route("/chat-bindings/<binding_id>")
-class ChatBindingDetail(MethodView):
-    decorators = [citizen_required]
-
-    @blp.response(204)
-    @blp.doc(security=[{"bearer": []}])
-    def delete(self, binding_id):
-        """Unbind a chat account: no more pushes to it."""
-        chat.unbind(g.citizen, binding_id)
 
 
 class UnitWebhookView(MethodView):

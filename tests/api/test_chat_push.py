@@ -6,7 +6,7 @@ from backend.notifications.jobs import deliver_event
 from backend.events.models import OutboxEvent
 from backend.notifications.models import ChatPush
 from backend.notifications.push import set_push_adapter
-from tests.support import ZHANG_SAN_ID, citizen_login
+from tests.support import ZHANG_SAN_ID, Bot, citizen_login
 
 
 class RecordingAdapter:
@@ -24,9 +24,10 @@ def test_pushes_spend_quota_and_are_recorded_once(app, client, operator, monkeyp
     monkeypatch.setitem(app.extensions, "piaojia_push_adapter", None)  # restored after the test
     set_push_adapter(app, adapter)
     zhang = citizen_login(client, "zhangsan")
-    binding = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-openid-1"})
-    assert binding.status_code == 201 and binding.json["quota_remaining"] == 0
-    granted = client.post(f"/api/v1/me/chat-bindings/{binding.json['id']}/subscriptions", headers=zhang, json={"messages": 1})
+    bot = Bot(client)
+    bound = bot.bind(zhang, "wx-openid-1")
+    assert client.get("/api/v1/me/chat-bindings", headers=zhang).json["items"][0]["quota_remaining"] == 0
+    granted = client.post(f"/api/v1/chat/bindings/{bound['binding_id']}/subscriptions", headers=bot.headers, json={"messages": 1})
     assert granted.json["quota_remaining"] == 1
     hospital = operator.register_hospital()
     hospital.issue(payer_id=ZHANG_SAN_ID)
@@ -45,8 +46,11 @@ def test_pushes_spend_quota_and_are_recorded_once(app, client, operator, monkeyp
 def test_a_chat_account_belongs_to_one_person(client):
     zhang = citizen_login(client, "zhangsan")
     li = citizen_login(client, "lisi")
-    assert client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-2"}).status_code == 201
-    taken = client.post("/api/v1/me/chat-bindings", headers=li, json={"channel": "wechat", "external_id": "wx-2"})
+    bot = Bot(client)
+    bot.bind(zhang, "wx-2")
+    code = client.post("/api/v1/me/chat-binding-codes", headers=li).json["code"]
+    taken = bot.redeem(code, "wx-2")
     assert taken.status_code == 409 and taken.json["code"] == "chat_account_taken"
-    bad = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "sms", "external_id": "x"})
-    assert bad.status_code == 422
+    assert bot.redeem("123456", "x", channel="sms").status_code == 422
+    # The self-declared binding is gone: a citizen cannot bind an id they merely claim.
+    assert client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-3"}).status_code == 405

@@ -1,0 +1,91 @@
+"""Binding a chat account (DESIGN §9): one-time codes, redeemed only by the bot, delegated
+scope-limited tokens, revoked from either side or by signing out everywhere."""
+import jwt
+
+from tests.support import Bot, bearer, citizen_login
+
+
+def _login(client):
+    assertion = client.post("/api/v1/demo/assertion", json={"citizen": "zhangsan"}).json["assertion"]
+    return client.post("/api/v1/auth/citizen", json={"assertion": assertion}).json
+
+
+def test_a_code_binds_once_and_gives_a_delegated_token_limited_in_scope(client, operator):
+    zhang = citizen_login(client)
+    bot = Bot(client)
+    issued = client.post("/api/v1/me/chat-binding-codes", headers=zhang)
+    assert issued.status_code == 201 and len(issued.json["code"]) == 6 and "+00:00" in issued.json["expires_at"]
+    bound = bot.redeem(issued.json["code"], "wx-openid-9")
+    assert bound.status_code == 201 and bound.json["scope"] == "chat" and bound.json["citizen"] == {"name": "张三"}
+    assert jwt.decode(bound.json["access_token"], options={"verify_signature": False})["scope"] == "chat"
+    assert bot.redeem(issued.json["code"], "wx-openid-9").json["code"] == "invalid_binding_code"  # single use
+    delegated = bearer(bound.json["access_token"])
+    assert client.get("/api/v1/me/receipts", headers=delegated).status_code == 200
+    assert client.get("/api/v1/me/claims", headers=delegated).status_code == 200
+    assert client.get("/api/v1/me/notifications", headers=delegated).status_code == 200
+    for method, path in [("post", "/api/v1/me/scans"), ("post", "/api/v1/me/chat-binding-codes"),
+                         ("post", "/api/v1/me/authorization-requests/x/approve"), ("post", "/api/v1/me/stream-tickets")]:
+        refused = client.open(path, method=method.upper(), headers=delegated, json={"qr_text": "x", "receipt_keys": ["46060125-0000000001"]})
+        assert refused.status_code == 403 and refused.json["code"] == "insufficient_scope", path
+    # Refreshing keeps the scope.
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": bound.json["refresh_token"]}).json
+    assert refreshed["scope"] == "chat" and jwt.decode(refreshed["access_token"], options={"verify_signature": False})["scope"] == "chat"
+
+
+def test_codes_expire_and_guesses_are_limited_per_chat_account(client, app):
+    zhang = citizen_login(client)
+    bot = Bot(client)
+    code = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    wrong = "000000" if code != "000000" else "111111"
+    statuses = [bot.redeem(wrong, "wx-guesser").status_code for _ in range(6)]
+    assert statuses[:5] == [400] * 5 and statuses[5] == 429
+    assert bot.redeem(code, "wx-guesser").status_code == 429  # even the right code, from that account, for a while
+    assert bot.redeem(code, "wx-honest").status_code == 201  # other accounts are unaffected
+    from backend.chat import services
+
+    original = services.CODE_TTL
+    services.CODE_TTL = type(original)(seconds=-1)
+    try:
+        stale = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    finally:
+        services.CODE_TTL = original
+    assert bot.redeem(stale, "wx-late").json["code"] == "invalid_binding_code"
+
+
+def test_a_new_code_voids_the_earlier_one_and_codes_per_citizen_are_limited(client):
+    zhang = citizen_login(client)
+    bot = Bot(client)
+    first = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    second = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    if first != second:
+        assert bot.redeem(first, "wx-a").json["code"] == "invalid_binding_code"
+    statuses = [client.post("/api/v1/me/chat-binding-codes", headers=zhang).status_code for _ in range(9)]
+    assert statuses[-1] == 429
+
+
+def test_only_the_bot_redeems_codes(client, operator):
+    zhang = citizen_login(client)
+    code = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    body = {"code": code, "channel": "wechat", "external_id": "wx-self"}
+    assert client.post("/api/v1/chat/bindings", headers=zhang, json=body).status_code == 401  # a citizen token is no client token
+    assert client.post("/api/v1/chat/bindings", headers=operator.headers, json=body).status_code == 403
+
+
+def test_unbinding_from_either_side_or_signing_out_everywhere_ends_the_delegated_token(client):
+    bot = Bot(client)
+    session = _login(client)
+    zhang = bearer(session["access_token"])
+    by_citizen = bot.bind(zhang, "wx-1")
+    assert client.delete(f"/api/v1/me/chat-bindings/{by_citizen['binding_id']}", headers=zhang).status_code == 204
+    assert client.get("/api/v1/me/receipts", headers=bearer(by_citizen["access_token"])).json["code"] == "session_revoked"
+    by_bot = bot.bind(zhang, "wx-2")
+    assert client.delete(f"/api/v1/chat/bindings/{by_bot['binding_id']}", headers=bot.headers).status_code == 204
+    assert client.get("/api/v1/me/receipts", headers=bearer(by_bot["access_token"])).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": by_bot["refresh_token"]}).status_code == 401
+    last = bot.bind(zhang, "wx-3")
+    other_session = _login(client)
+    assert client.post("/api/v1/auth/logout", json={"refresh_token": session["refresh_token"], "everywhere": True}).status_code == 204
+    assert client.get("/api/v1/me/receipts", headers=bearer(last["access_token"])).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(other_session["access_token"])).status_code == 401
+    bindings = client.get("/api/v1/me/chat-bindings", headers=citizen_login(client)).json["items"]
+    assert bindings and not any(b["active"] for b in bindings)
