@@ -88,6 +88,9 @@ class BaseConfig:
     FEDERATION_TIMEOUT_SECONDS = float(os.environ.get("FEDERATION_TIMEOUT_SECONDS", "3"))
     FEDERATION_MESSAGE_TTL_SECONDS = int(os.environ.get("FEDERATION_MESSAGE_TTL_SECONDS", "300"))
     FEDERATION_KEY_OVERLAP_SECONDS = int(os.environ.get("FEDERATION_KEY_OVERLAP_SECONDS", str(72 * 3600)))
+    # The chat bot's push endpoint (bots/: POST /push) and the Standard Webhooks secret shared with it.
+    BOT_PUSH_URL = os.environ.get("BOT_PUSH_URL") or None
+    BOT_PUSH_SECRET = os.environ.get("BOT_PUSH_SECRET") or None
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)
     # API / OpenAPI (flask-smorest)

@@ -81,13 +81,10 @@ def to_chat(event: OutboxEvent, notification: Notification | None):
                 db.session.add(push)
         except IntegrityError:
             continue
-        if binding.quota_remaining <= 0:
-            push.status, push.detail = "no_quota", "订阅消息次数已用完"
-            continue
-        ok, detail = adapter.send(binding.channel, binding.external_id, notification_payload(notification))
-        push.status, push.detail = ("sent" if ok else "failed"), detail
-        if ok:
-            binding.quota_remaining -= 1
+        result = adapter.send(binding.channel, binding.external_id, notification_payload(notification), binding.quota_remaining)
+        push.status, push.detail = result.status, result.detail
+        if result.spent_quota:
+            binding.quota_remaining = max(binding.quota_remaining - 1, 0)
 
 
 def to_units(event: OutboxEvent) -> list[str]:

@@ -14,9 +14,14 @@ class RecordingAdapter:
         self.sent = []
         self.accept = accept
 
-    def send(self, channel, external_id, message):
+    def send(self, channel, external_id, message, quota_remaining):
+        """Like the bot outside the 48-hour window: a subscription message while quota lasts."""
+        from backend.notifications.push import PushResult
+
+        if quota_remaining <= 0:
+            return PushResult("no_quota", detail="订阅消息次数已用完")
         self.sent.append((channel, external_id, message["type"], message["title"]))
-        return self.accept, None if self.accept else "channel refused"
+        return PushResult("sent", spent_quota=True) if self.accept else PushResult("failed", detail="channel refused")
 
 
 def test_pushes_spend_quota_and_are_recorded_once(app, client, operator, monkeypatch):
