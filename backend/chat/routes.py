@@ -8,7 +8,7 @@ from backend.chat import services
 from backend.chat.schemas import BindingCodeSchema, BoundSchema, GrantSchema, QuotaSchema, RedeemSchema
 from backend.common.auth import citizen_required, client_required
 from backend.common.openapi import problem_response
-from backend.notifications.models import ChatBinding
+from backend.chat.models import ChatBinding
 
 me_blp = Blueprint("chat_binding_codes", __name__, url_prefix="/api/v1/me", description="Citizens: bind a chat account")
 bot_blp = Blueprint("chat_bot", __name__, url_prefix="/api/v1/chat", description="The chat bot: redeem binding codes, unbind, push quota")

@@ -16,10 +16,11 @@ from backend.common import attempts
 from backend.common.errors import Conflict, DomainError, NotFound
 from backend.common.models import as_utc, utcnow
 from backend.extensions import db
-from backend.notifications.models import ChatBinding
+from backend.chat.models import ChatBinding
 
 log = logging.getLogger(__name__)
 CODE_TTL = timedelta(minutes=5)
+MAX_QUOTA = 1000  # one-time-subscription messages a binding may hold
 CHANNELS = ("wechat", "haiyiban", "web", "console")
 
 
@@ -110,8 +111,6 @@ def unbind_by_bot(bot_client, binding_id: str) -> None:
 
 
 def grant_by_bot(bot_client, binding_id: str, messages: int) -> dict:
-    from backend.notifications.chat import MAX_QUOTA
-
     binding = _bot_binding(bot_client, binding_id)
     if not binding.active:
         raise Conflict("This binding has ended.", code="binding_ended", title="该绑定已解除")

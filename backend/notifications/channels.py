@@ -10,7 +10,8 @@ from backend.common.redis_client import get_redis
 from backend.extensions import db
 from backend.notifications.messages import render
 from backend.events.models import OutboxEvent
-from backend.notifications.models import ChatBinding, ChatPush, Notification, UnitWebhookDelivery
+from backend.chat.models import ChatBinding, ChatPush
+from backend.notifications.models import Notification, UnitWebhookDelivery
 from backend.notifications.push import get_push_adapter
 from backend.common.validators import iso_timestamp
 

@@ -7,10 +7,9 @@ one (`ChatPush` records sent / no_quota / failed per event and binding).
 from sqlalchemy import select
 
 from backend.extensions import db
-from backend.notifications.models import ChatBinding, ChatPush
+from backend.chat.models import ChatBinding, ChatPush
 from backend.common.validators import iso_timestamp
 
-MAX_QUOTA = 1000
 
 
 def _view(b: ChatBinding) -> dict:

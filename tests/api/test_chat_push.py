@@ -4,7 +4,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.notifications.jobs import deliver_event
 from backend.events.models import OutboxEvent
-from backend.notifications.models import ChatPush
+from backend.chat.models import ChatPush
 from backend.notifications.push import set_push_adapter
 from tests.support import ZHANG_SAN_ID, Bot, citizen_login
 

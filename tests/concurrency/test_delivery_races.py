@@ -7,7 +7,8 @@ from sqlalchemy import func, select, update
 from backend.extensions import db
 from backend.notifications.jobs import deliver_event
 from backend.events.models import OutboxEvent
-from backend.notifications.models import ChatPush, Notification
+from backend.chat.models import ChatPush
+from backend.notifications.models import Notification
 from backend.notifications.push import set_push_adapter
 from tests.conftest import postgres_only
 from tests.support import ZHANG_SAN_ID, citizen_login
