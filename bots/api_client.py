@@ -100,7 +100,7 @@ class CitizenApi:
         return self._call("GET", "/me/notifications", params={"unread": "true" if unread else "false", "limit": limit})
 
     def mark_read(self, ids=None, all_=False) -> dict:
-        return self._call("POST", "/me/notifications/read", json={"ids": list(ids or []), "all": bool(all_)} if ids else {"all": True})
+        return self._call("POST", "/me/notifications/read", json={"ids": list(ids or []), "all": bool(all_)})
 
     def verify(self, *, code, number, check_code, issue_date, total_amount) -> dict:
         return self.http.call("POST", "/verify", json={"code": code, "number": number, "check_code": check_code,
@@ -112,5 +112,6 @@ class CitizenApi:
         return {"enabled": bool(mine and mine["active"]), "quota_remaining": (mine or {}).get("quota_remaining", 0)}
 
     def unbind(self) -> None:
-        if self.bot is not None and self.binding_id:
-            self.bot.unbind(self.binding_id)
+        if self.bot is None or not self.binding_id:  # the web chat and the terminal act as the citizen: nothing to unbind
+            raise ApiError(409, "not_bound", "这里不是绑定的聊天账号；解除微信绑定请在小程序「我的」页面操作")
+        self.bot.unbind(self.binding_id)

@@ -72,7 +72,8 @@ def apply_snapshot(snap: dict, origin: str) -> Receipt:
                   "payer": {k: v for k, v in payer.items() if k != "id_number"}},
         content_hash=snap["key"], issuer_signature=data.get("signature"), platform_signature=data.get("supervision_signature"),
         lifecycle=status["lifecycle"], lifecycle_detail=status.get("lifecycle_detail"),
-        lock_id=None, lock_token_hash=None,
+        # No lock row here (the issuing node holds it); lock_id marks "locked" for the filters.
+        lock_id=lock["unit_id"] if lock else None, lock_token_hash=None,
         lock_unit_id=lock["unit_id"] if lock else None,
         locked_at=datetime.fromisoformat(lock["locked_at"]) if lock else None,
         lock_expires_at=datetime.fromisoformat(lock["expires_at"]) if lock else None,

@@ -33,8 +33,11 @@ STRONG_INTENTS = {"list_receipts", "receipt_detail", "claims", "verify", "author
                   "notifications", "push_settings", "unbind", "help"}
 HOSPITAL_INTENTS = {"list_receipts", "receipt_detail", "unknown"}
 _NEGATION = re.compile(r"^(?:不|别|算了|先不|放弃|否)")
+_CANCEL = re.compile(r"^(?:算了|不用|不要|不查|不验|不撤|不选|不了|放弃|先不|别)|退出")  # leaving a question
 _AFFIRMATION = re.compile(r"^(?:确认|确定|是的?|好的?|对的?|嗯+|可以|行|ok|同意|没问题)")
 LIST_LIMIT = 50
+_REVOKE_WORDS = re.compile(r"确认|确定|撤销|撤回|收回|取消|解除|终止|停止|不想|不再|不要|对|给|的|授权|我|全部|所有|了|这个|那个|"
+                           r"1个|单位|吧|是")
 
 
 @dataclass
@@ -160,12 +163,14 @@ class Conversation:
         turn.state["pending"] = pending
         return Reply(text, links=list(links), done=False, intent=intent)
 
-    def _issuers(self, turn: _Turn, *, fetch: bool) -> list[list[str]]:
+    def _issuers(self, turn: _Turn, *, fetch: bool) -> list[list[str]] | None:
+        """[name, credit code] of the issuers in the citizen's recent receipts, cached in the
+        state; None when not cached and `fetch` is false."""
         cache = turn.state.get("issuers")
         if cache and _aware(datetime.fromisoformat(cache["until"])) > _aware(turn.now):
             return cache["items"]
         if not fetch:
-            return []
+            return None
         seen: dict[str, str | None] = {}
         for r in (turn.api.receipts(limit=100) or {}).get("items") or []:
             issuer = r.get("issuer") or {}
@@ -183,10 +188,10 @@ class Conversation:
             return self._unbound(user_id, text, today)
         turn = _Turn(user_id, api, now, today, self._load(user_id, now))
         pending = turn.state.pop("pending", None)
-        names = [n for n, _ in self._issuers(turn, fetch=False)]
-        p = nlu.parse(text, today=today, hospitals=names)
+        cached = self._issuers(turn, fetch=False)
+        p = nlu.parse(text, today=today, hospitals=[n for n, _ in cached or []])
         wants_names = (pending is None or pending.get("flow") == "choose_hospital") and not p.key
-        if wants_names and not names and p.intent in HOSPITAL_INTENTS:
+        if wants_names and cached is None and p.intent in HOSPITAL_INTENTS:
             names = [n for n, _ in self._issuers(turn, fetch=True)]
             if names:
                 p = nlu.parse(text, today=today, hospitals=names)
@@ -221,6 +226,8 @@ class Conversation:
         if flow in ("confirm_revoke", "confirm_unbind"):
             action = "revoke" if flow == "confirm_revoke" else "unbind"
             negated = bool(_NEGATION.match(p.compact))
+            if p.intent == action and not negated and not self._same_action(pending, p, text):
+                return None  # e.g. 撤销 another unit's authorization: a new request
             if p.intent == "confirm" or (not negated and (p.intent == action or _AFFIRMATION.match(p.compact))):
                 return self._revoke_now(turn, pending) if action == "revoke" else self._unbind_now(turn)
             if p.intent == "deny" or negated:
@@ -236,7 +243,7 @@ class Conversation:
                 if not 1 <= p.choice <= len(options):
                     return self._ask(turn, pending, f"请回复1到{len(options)}之间的序号，或回复「取消」放弃。", "choice")
                 index = p.choice - 1
-            elif p.intent == "deny":
+            elif p.intent == "deny" or _CANCEL.search(p.compact):
                 return Reply("好的，已取消。", intent="deny")
             else:
                 labels = [self._option_label(flow, o) for o in options]
@@ -258,6 +265,14 @@ class Conversation:
                 return self._detail(turn, filters, hospital=chosen)
             return self._list(turn, filters, hospital=chosen)
         return None
+
+    @staticmethod
+    def _same_action(pending: dict, p: nlu.Parsed, text: str) -> bool:
+        """Whether a 撤销…/解绑… said while confirming is about the pending action itself."""
+        if pending.get("flow") == "confirm_unbind":
+            return True
+        rest = _REVOKE_WORDS.sub("", p.compact)
+        return not rest or bool(nlu.match_names(text, [pending.get("unit") or ""], generic=nlu.UNIT_GENERIC))
 
     @staticmethod
     def _option_label(flow: str, option) -> str:
@@ -422,9 +437,9 @@ class Conversation:
     def _continue_verify(self, turn: _Turn, pending: dict, p: nlu.Parsed, text: str) -> Reply | None:
         asked = pending.get("asked")
         found = nlu.extract_fields(text, turn.today, expect=asked, verify=True)
-        if found and p.intent not in ("deny",):
+        if found and p.intent != "deny":
             return self._verify_step(turn, {**(pending.get("fields") or {}), **found}, first=False)
-        if p.intent == "deny":
+        if p.intent == "deny" or _CANCEL.search(p.compact):
             return Reply("好的，已退出查验。需要时再发送「验真」。", intent="deny")
         if p.intent in STRONG_INTENTS:
             return None
@@ -449,8 +464,7 @@ class Conversation:
         names = list(dict.fromkeys(render.unit_name(a) for a in active))
         matched = nlu.match_names(p.text, names, generic=nlu.UNIT_GENERIC)
         candidates = [a for a in active if render.unit_name(a) in matched] if matched else active
-        mention = re.sub(r"撤销|撤回|收回|取消|解除|终止|停止|不想|不再|不要|对|给|的|授权|我|全部|所有|了|这个|那个|一个|单位", "",
-                         p.compact)
+        mention = _REVOKE_WORDS.sub("", p.compact)
         if len(candidates) == 1 and (matched or not mention):
             return self._confirm_revoke(turn, candidates[0])
         if not matched and mention:

@@ -137,6 +137,20 @@ def _aliases(name: str) -> list[str]:
     return forms
 
 
+def _common_runs(name: str, text: str) -> list[str]:
+    """The runs of 2+ characters `name` and `text` share, longest first, in any order
+    (海南人寿 shares 海南 and 人寿 with 中国人寿海南分公司)."""
+    runs = []
+    a, b = list(name), list(text)
+    while True:
+        m = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+        if m.size < 2:
+            return runs
+        runs.append("".join(a[m.a:m.a + m.size]))
+        a[m.a:m.a + m.size] = ["\x00"] * m.size  # used up on both sides
+        b[m.b:m.b + m.size] = ["\x01"] * m.size
+
+
 def match_names(text: str, names, *, generic=HOSPITAL_GENERIC) -> list[str]:
     """The names in `names` that `text` refers to; more than one means the text is
     ambiguous between them. A name matches when the text holds it whole, or shares with it
@@ -158,12 +172,12 @@ def match_names(text: str, names, *, generic=HOSPITAL_GENERIC) -> list[str]:
             if f in t:
                 best, is_distinct = max(best, 1000 + len(f)), True
                 continue
-            blocks = [b for b in SequenceMatcher(None, f, t, autojunk=False).get_matching_blocks() if b.size >= 2]
+            blocks = _common_runs(f, t)
             if not blocks:
                 continue
-            score = sum(b.size for b in blocks)
-            good = any(len(rest) >= 2 or (rest and b.size >= 3)
-                       for b in blocks for rest in [_residual(f[b.a:b.a + b.size], generic)])
+            score = sum(len(run) for run in blocks)
+            good = any(len(rest) >= 2 or (rest and len(run) >= 3)
+                       for run in blocks for rest in [_residual(run, generic)])
             if good and (not is_distinct or score > best):
                 best, is_distinct = score, True
             elif not is_distinct and score > best:
@@ -199,6 +213,7 @@ _AMOUNT = re.compile(
     r"|(?<![\d.,\-/])(?P<c>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,13}\.\d{1,2})(?![\d.])")
 _CHECK = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{6})(?![A-Za-z0-9])")
 _DIGITS = re.compile(r"(?<![\d.])(\d+)(?![\d.])")
+_NOT_CHECK_CODES = {"thanks", "cancel", "please", "hello!", "return", "wechat", "quit!!"}
 
 
 def _blank(text: str, span) -> str:
@@ -285,7 +300,9 @@ def extract_fields(text: str, today: date, *, expect: str | None = None, verify:
         token = m.group(1)
         if "check_code" in found:
             break
-        if re.search(r"[A-Za-z]", token) and re.search(r"\d", token) or verify or expect == "check_code":
+        letters, digits = re.search(r"[A-Za-z]", token), re.search(r"\d", token)
+        if (letters and digits) or (digits and (verify or expect == "check_code")) or \
+                (expect == "check_code" and token.lower() not in _NOT_CHECK_CODES):
             found["check_code"] = token
             s = _blank(s, m.span())
     if expect == "total_amount" and "total_amount" not in found:

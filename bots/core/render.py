@@ -1,5 +1,6 @@
 """Phone-sized Chinese answers: a few lines each, amounts as ¥1,234.50, dates as
 2025年11月20日, links into the mini-app where a screen does it better."""
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -142,6 +143,23 @@ def unit_name(item: dict) -> str:
     return ((item.get("unit") or {}).get("name")) or "报销单位"
 
 
+def short_unit(name: str) -> str:
+    """中国人寿保险股份有限公司三亚分公司 → 中国人寿保险三亚分公司 (for list lines)."""
+    for suffix in ("股份有限公司", "有限责任公司", "有限公司"):
+        trimmed = name.replace(suffix, "")
+        if len(trimmed) >= 4:
+            name = trimmed
+    return name
+
+
+def short_title(title: str | None) -> str:
+    """海南省医疗住院收费票据（电子） → 住院收费票据."""
+    text = re.sub(r"[（(]电子[)）]", "", title or "")
+    text = re.sub(r"^.{2,8}?(?:省|自治区|市)", "", text)
+    text = re.sub(r"^医疗", "", text)
+    return text or (title or "票据")
+
+
 # ---------------------------------------------------------------------------------------
 # Receipts
 
@@ -159,7 +177,7 @@ def filters_label(*, hospital=None, period=None, status=None, kind=None) -> str:
 def receipt_list(items: list[dict], *, label: str = "", more: bool = False, total=None) -> str:
     scope = f"（{label}）" if label else ""
     if not items:
-        return f"没有找到{label + '的' if label else ''}票据。\n可以换个说法，比如「上个月的票据」或「三亚市中心医院的票据」。"
+        return f"没有找到{label + '的' if label else ''}票据。\n可以换个说法，比如「上个月的票据」或「三亚中心医院的票据」。"
     count = f"{len(items)}张以上" if more else f"{len(items)}张"
     lines = [f"您的票据{scope}共{count}：" if len(items) > 1 else f"您的票据{scope}："]
     lines += [receipt_line(i, r) for i, r in enumerate(items[:MAX_ITEMS], 1)]
@@ -218,8 +236,9 @@ def claim_line(i: int, item: dict) -> str:
         tail = f"已报销 {money(item['amount'])}"
     elif code == "rejected":
         tail = f"被拒（{shorten(item.get('reason') or '未说明原因', 12)}）"
-    title = shorten(item.get("receipt_title") or item.get("receipt_key") or "票据", 12)
-    return f"{i}. {shorten(unit_name(item), 12)}·{title}：{tail}"
+    key = item.get("receipt_key") or ""
+    title = shorten(short_title(item.get("receipt_title")), 10) + (f"（尾号{key[-4:]}）" if key else "")
+    return f"{i}. {shorten(short_unit(unit_name(item)), 12)}·{title}：{tail}"
 
 
 def claims(items: list[dict], *, label: str = "") -> str:
@@ -239,11 +258,12 @@ def _live_receipts(auth: dict) -> list[dict]:
 
 def authorization_line(i: int, auth: dict) -> str:
     unit = auth.get("unit") or {}
-    kind = f"（{unit['kind_label']}）" if unit.get("kind_label") else ""
+    name = unit.get("name") or "报销单位"
+    kind = f"（{unit['kind_label']}）" if unit.get("kind_label") and len(name) <= 10 else ""
     count = len(_live_receipts(auth)) if auth.get("status") == "active" else len(auth.get("receipts") or [])
     state = {"active": f"{cn_date(auth.get('expires_at'))}到期", "revoked": "已撤销", "expired": "已过期"}.get(
         auth.get("status"), auth.get("status") or "")
-    return f"{i}. {shorten(unit.get('name') or '报销单位', 16)}{kind}·{count}张票据·{state}"
+    return f"{i}. {shorten(name, 20)}{kind}·{count}张票据·{state}"
 
 
 def authorizations(items: list[dict]) -> str:
@@ -356,7 +376,7 @@ def verify_progress(fields: dict, missing: str, *, first: bool) -> str:
 
 HELP = "\n".join([
     "我是票夹助手，可以帮您：",
-    "· 查票据：「我的票据」「上个月的票据」「三亚市中心医院的票据」",
+    "· 查票据：「我的票据」「上个月的票据」「三亚中心医院的票据」",
     "· 看报销：「报销进度」",
     "· 验真伪：「验真」，按提示发送票据信息",
     "· 管授权：「我的授权」「撤销授权」",

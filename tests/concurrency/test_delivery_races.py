@@ -11,7 +11,7 @@ from backend.chat.models import ChatPush
 from backend.notifications.models import Notification
 from backend.notifications.push import set_push_adapter
 from tests.conftest import postgres_only
-from tests.support import ZHANG_SAN_ID, citizen_login
+from tests.support import ZHANG_SAN_ID, Bot, citizen_login
 
 pytestmark = postgres_only()
 
@@ -21,17 +21,20 @@ class SlowRecorder:
         self.sent = []
         self.lock = threading.Lock()
 
-    def send(self, channel, external_id, message):
+    def send(self, channel, external_id, message, quota_remaining):
+        from backend.notifications.push import PushResult
+
         threading.Event().wait(0.2)  # widen the window a double send would need
         with self.lock:
             self.sent.append(message["id"])
-        return True, None
+        return PushResult("sent", spent_quota=True)
 
 
 def test_concurrent_runs_of_one_delivery_push_once(app, client, operator, monkeypatch):
     zhang = citizen_login(client, "zhangsan")
-    binding = client.post("/api/v1/me/chat-bindings", headers=zhang, json={"channel": "wechat", "external_id": "wx-race"}).json
-    client.post(f"/api/v1/me/chat-bindings/{binding['id']}/subscriptions", headers=zhang, json={"messages": 5})
+    bot = Bot(client)
+    binding = bot.bind(zhang, "wx-race")
+    client.post(f"/api/v1/chat/bindings/{binding['binding_id']}/subscriptions", headers=bot.headers, json={"messages": 5})
     recorder = SlowRecorder()
     monkeypatch.setitem(app.extensions, "piaojia_push_adapter", None)
     set_push_adapter(app, recorder)

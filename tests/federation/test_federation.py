@@ -112,6 +112,8 @@ def test_a_citizen_sees_receipts_issued_in_another_province_with_live_status(clu
     assert locked.status_code == 201, locked.text
     token = locked.json()["lock_token"]
     assert wallet(n44, zhang44)[key_of(after)]["display_status"] == "报销中"
+    locked_filter = requests.get(n44.url + "/api/v1/me/receipts", headers=zhang44, params={"status": "locked"}).json()["items"]
+    assert [r["key"] for r in locked_filter] == [key_of(after)]
     # A unit on node 42 cannot take it while node 44's unit holds it.
     other = requests.post(f"{n42.url}/api/v1/unit/receipts/{key_of(after)}/lock", headers=cluster["units"]["42"], json=proof)
     assert other.status_code == 409 and other.json()["code"] == "receipt_locked", other.text
