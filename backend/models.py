@@ -9,3 +9,4 @@ from backend.reimbursements.models import IdempotencyRecord, LedgerEntry, Lock, 
 from backend.chat.models import ChatBinding, ChatBindingCode, ChatPush  # noqa: F401
 from backend.notifications.models import Notification, UnitWebhookDelivery  # noqa: F401
 from backend.events.models import OutboxEvent  # noqa: F401
+from backend.federation.models import FederationMessage, FederationNode, PayerIndexEntry, PendingCancellation  # noqa: F401

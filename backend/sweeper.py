@@ -10,6 +10,7 @@ from backend.common.models import utcnow
 from backend.common.queues import jobs_inline
 from backend.events.dispatch import enqueue, job_function
 from backend.extensions import db
+from backend.federation.outbound import due_cancellations
 from backend.notifications.jobs import due_deliveries
 from backend.reimbursements.jobs import due_expiries
 
@@ -18,9 +19,9 @@ log = logging.getLogger(__name__)
 
 def sweep(batch: int = 500, min_age: timedelta = timedelta(seconds=5)) -> dict:
     now = utcnow()
-    work = due_deliveries(now, min_age, batch) + due_expiries(now, batch)
+    work = due_deliveries(now, min_age, batch) + due_expiries(now, batch) + due_cancellations(now, batch)
     db.session.rollback()
-    counts = {"events": 0, "deliveries": 0, "locks": 0, "announcements": 0}
+    counts = {"events": 0, "deliveries": 0, "locks": 0, "announcements": 0, "cancellations": 0}
     for kind, func, arg, queue, job_id in work:
         counts[kind] += 1
         if jobs_inline():

@@ -4,7 +4,6 @@ the unit's request, and its effects are applied to the synced copy here. An issu
 that cannot be reached in FEDERATION_TIMEOUT_SECONDS gives 503 `issuing_node_unavailable`;
 a lock whose answer did not arrive in time is undone by a job (nothing is left half-done).
 """
-import time
 import uuid
 
 from flask import current_app
@@ -12,8 +11,11 @@ from flask import current_app
 from backend.common.errors import DomainError
 from backend.events.dispatch import after_commit
 from backend.extensions import db
-from backend.federation import transport
+from backend.federation import messages, transport
 from backend.federation.exchange import send
+
+
+CANCEL_LOCK = "backend.federation.outbound.cancel_lock"
 
 
 def is_foreign(key: str) -> bool:
@@ -63,9 +65,17 @@ def lock(unit, key, check_code=None, total_amount=None) -> dict:
         status, body = send(unit, "unit.lock", key, params, jti=jti)
     except transport.PeerTimedOut:
         # The issuing node may still grant it: undo it once it has (or the request expired).
-        not_after = time.time() + int(current_app.config["FEDERATION_MESSAGE_TTL_SECONDS"]) + 60
-        after_commit("backend.federation.outbound.cancel_lock", jti, key, unit.id, not_after, queue="default",
-                     job_id=f"fed-cancel-{jti}")
+        from datetime import timedelta
+
+        from backend.common.models import utcnow
+        from backend.federation.models import PendingCancellation
+
+        db.session.rollback()
+        # After the request's exp (plus the receiver's leeway) the issuing node refuses it: if
+        # it has not seen it by then, it never will.
+        ttl = int(current_app.config["FEDERATION_MESSAGE_TTL_SECONDS"]) + messages.LEEWAY_SECONDS
+        db.session.add(PendingCancellation(jti=jti, receipt_key=key, unit_id=unit.id, not_after=utcnow() + timedelta(seconds=ttl)))
+        after_commit(CANCEL_LOCK, jti, queue="default", job_id=f"fed-cancel-{jti}")
         db.session.commit()
         raise
     result = _result(status, body)

@@ -219,7 +219,7 @@ def _cancel(unit, body: dict) -> dict:
     if original is None:
         return {"result": "unknown"}
     answer = original.answer or {}
-    token = (answer.get("body") or {}).get("lock_token")
+    token = (answer.get("result") or {}).get("lock_token")
     if answer.get("status") != 201 or not token:
         return {"result": "nothing_to_undo"}
     try:

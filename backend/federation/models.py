@@ -46,3 +46,19 @@ class FederationMessage(db.Model):
     received_at = mapped_column(TZDateTime(), default=utcnow)
     answer = mapped_column(JSONType, nullable=True)  # {"status": int, "body": {...}}
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PendingCancellation(db.Model):
+    """A lock request whose answer never arrived (timed out): the issuing node may have
+    granted it, so `unit.cancel` is sent until it says what it did, or until the request
+    has expired there (it can no longer be accepted). The sweeper retries what is due."""
+
+    __tablename__ = "federation_pending_cancellations"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    receipt_key: Mapped[str] = mapped_column(String(19))
+    unit_id: Mapped[str] = mapped_column(String(36))
+    not_after = mapped_column(TZDateTime())
+    created_at = mapped_column(TZDateTime(), default=utcnow)
+    done_at = mapped_column(TZDateTime(), nullable=True)
+    result: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -5,6 +5,7 @@ models and never calls a domain's services; jobs take ids, are idempotent and re
 import logging
 
 from flask import current_app
+from sqlalchemy import select
 
 from backend.extensions import db
 from backend.federation import messages, snapshot, transport
@@ -44,15 +45,30 @@ def announce(event_id: str):
     db.session.commit()
 
 
-def cancel_lock(jti: str, key: str, unit_id: str, not_after: float):
-    """Undo a lock whose answer never reached us (see inbound._cancel)."""
-    import time
-
+def cancel_lock(jti: str):
+    """Undo a lock whose answer never reached us (see inbound._cancel). Idempotent; re-raises
+    while the issuing node has not seen the request and it could still arrive there."""
+    from backend.common.models import as_utc, utcnow
     from backend.federation.exchange import send
+    from backend.federation.models import PendingCancellation
     from backend.units.models import Unit
 
-    unit = db.session.get(Unit, unit_id)
-    status, body = send(unit, "unit.cancel", key, {"jti": jti})
-    if body.get("result") == "unknown" and time.time() < not_after:
+    pending = db.session.get(PendingCancellation, jti)
+    if pending is None or pending.done_at is not None:
+        return
+    unit = db.session.get(Unit, pending.unit_id)
+    _, body = send(unit, "unit.cancel", pending.receipt_key, {"jti": jti})
+    outcome = (body.get("result") or {}).get("result") or (body.get("problem") or {}).get("code") or "unknown"
+    if outcome == "unknown" and utcnow() < as_utc(pending.not_after):
         raise transport.IssuingNodeUnavailable("The issuing node has not seen the lock request yet; retrying.")
-    log.info("remote lock cancelled", extra={"receipt_key": key, "result": body.get("result")})
+    pending.done_at, pending.result = utcnow(), outcome
+    db.session.commit()
+    log.info("remote lock cancellation settled", extra={"receipt_key": pending.receipt_key, "result": outcome})
+
+
+def due_cancellations(now, batch: int = 500) -> list[tuple]:
+    from backend.federation.models import PendingCancellation
+
+    rows = db.session.scalars(select(PendingCancellation.jti).where(PendingCancellation.done_at.is_(None))
+                              .order_by(PendingCancellation.created_at).limit(batch)).all()
+    return [("cancellations", cancel_lock, jti, "default", f"fed-cancel-{jti}-sweep") for jti in rows]

@@ -48,7 +48,7 @@ def test_sweep_and_purge_commands(app_ctx, operator):
     hospital.issue()
     runner = app_ctx.test_cli_runner()
     swept = runner.invoke(args=["sweep"])
-    assert swept.exit_code == 0 and json.loads(swept.output) == {"events": 0, "deliveries": 0, "locks": 0, "announcements": 0}
+    assert swept.exit_code == 0 and json.loads(swept.output) == {"events": 0, "deliveries": 0, "locks": 0, "announcements": 0, "cancellations": 0}
     assert runner.invoke(args=["purge", "--hours", "1"]).exit_code != 0
     purged = runner.invoke(args=["purge"])
     assert json.loads(purged.output) == {"idempotency_keys": 0, "webhook_replays": 0, "used_assertions": 0, "stream_tickets": 0}

@@ -48,7 +48,7 @@ class Process:
             "PIAOJIA_ENV": "development", "PIAOJIA_INSTANCE_PATH": str(self.folder),
             "DATABASE_URL": _database(f"piaojia_fed_{name}", folder), "NODE_ROLE": role, "NODE_PROVINCE": province,
             "NODE_URL": self.url, "HUB_URL": hub_url or "", "FEDERATION_PAYER_KEY": PAYER_KEY,
-            "FEDERATION_TIMEOUT_SECONDS": "2", "LOG_LEVEL": "WARNING", "FLASK_APP": "wsgi", **env,
+            "FEDERATION_TIMEOUT_SECONDS": "2", "FEDERATION_MESSAGE_TTL_SECONDS": "15", "LOG_LEVEL": "WARNING", "FLASK_APP": "wsgi", **env,
         }
         self.proc = None
         self.cli("db", "upgrade")
