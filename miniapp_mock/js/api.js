@@ -2,7 +2,7 @@
 // function per endpoint the mini-app uses.
 
 import { accessToken, expireSession, refresh } from "./auth.js";
-import { ApiError, request } from "./http.js";
+import { ApiError, BOT_BASE, request } from "./http.js";
 
 export { ApiError };
 
@@ -48,4 +48,11 @@ export const api = {
   notifications: (query, signal) => authed("me/notifications", { query, signal }),
   markRead: (ids) => authed("me/notifications/read", { method: "POST", body: ids === "all" ? { all: true } : { ids } }),
   streamTicket: () => authed("me/stream-tickets", { method: "POST" }),
+
+  chatBindingCode: () => authed("me/chat-binding-codes", { method: "POST" }),
+  chatBindings: (signal) => authed("me/chat-bindings", { signal }),
+  unbindChat: (bindingId) => authed(`me/chat-bindings/${enc(bindingId)}`, { method: "DELETE" }),
+
+  // The chat bot's web chat (/bot/chat): the citizen's own token, the same 401 → refresh → retry.
+  chat: (message) => authed("chat", { method: "POST", body: { message }, base: BOT_BASE }),
 };

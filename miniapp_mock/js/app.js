@@ -26,6 +26,7 @@ const ROUTES = {
   messages: { view: messagesView, tab: "messages" },
   assistant: { view: assistantView, tab: "assistant" },
   me: { view: profileView, tab: "me" },
+  profile: { view: profileView, tab: "me" }, // the chat bot's links to 「我的」 say #/profile
   authorizations: { view: authorizationsView, tab: "me" },
   claims: { view: claimsView, tab: "me" },
 };

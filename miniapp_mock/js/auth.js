@@ -133,6 +133,18 @@ export async function signOut() {
   }
 }
 
+/**
+ * Signs out everywhere: every sign-in of this citizen and every bound chat account (their
+ * tokens end at once). Unlike signOut(), a failed request keeps this session (the other
+ * devices would still be signed in) and throws, so the caller can say so.
+ */
+export async function signOutEverywhere() {
+  if (refreshing) await refreshing.catch(() => {}); // send the current refresh token, not one being spent
+  if (!tokens) return;
+  await request("auth/logout", { method: "POST", body: { refresh_token: tokens.refresh_token, everywhere: true } });
+  signOutLocally(null);
+}
+
 /** The session ended on the server's word (a 401 the refresh could not cure). */
 export function expireSession(reason) {
   signOutLocally(reason || "登录已失效，请重新登录");

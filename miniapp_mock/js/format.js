@@ -113,6 +113,14 @@ export function maskPhone(value) {
   return maskId(text);
 }
 
+/** A chat account id: only the last 4 characters shown ("****a1b2"), at most 8 stars so the length stays hidden. */
+export function maskTail(value, keep = 4) {
+  const text = String(value ?? "");
+  if (!text) return "—";
+  if (text.length <= keep) return "*".repeat(keep);
+  return "*".repeat(Math.min(text.length - keep, 8)) + text.slice(-keep);
+}
+
 /** Shortens a long opaque value (signature) for display. */
 export function ellipsis(value, head = 10, tail = 6) {
   const text = String(value ?? "");
@@ -192,6 +200,10 @@ export const TIMELINE_EVENTS = {
 export const ACCESS_ACTIONS = {
   list: "查询票据列表", view: "查看票据", verify: "查验票据", lock: "锁定票据", renew: "续期锁定", feedback: "反馈报销结果",
 };
+
+export const CHAT_CHANNELS = { wechat: "微信", haiyiban: "海易办", web: "网页", console: "控制台" };
+
+export const CHAT_PUSH_STATUS = { sent: "已推送", no_quota: "未推送（订阅消息次数已用完）", failed: "推送失败" };
 
 export const ACTOR_TYPES = { issuer: "开票单位", unit: "报销单位", citizen: "本人", operator: "财政部门", system: "系统" };
 

@@ -1,8 +1,10 @@
 // The lowest layer of the API client: one JSON request, problem details turned into an
 // ApiError whose message is the problem's Chinese `title` (what the citizen sees).
 
-// The mini-app is served at /app/; the API lives beside it at /api/v1/.
+// The mini-app is served at /app/; the API lives beside it at /api/v1/, and the chat bot
+// (the 助手 tab's web chat) at /bot/ on the same origin.
 export const API_BASE = new URL("../api/v1/", document.baseURI).pathname;
+export const BOT_BASE = new URL("../bot/", document.baseURI).pathname;
 
 export class ApiError extends Error {
   constructor({ status = 0, title, detail, code, extra } = {}) {
@@ -22,8 +24,8 @@ const FALLBACK_TITLES = {
   500: "服务出错了，请稍后重试", 502: "服务暂不可用，请稍后重试", 503: "服务暂不可用，请稍后重试", 504: "服务响应超时，请稍后重试",
 };
 
-export function apiUrl(path, query) {
-  const url = new URL(API_BASE + path.replace(/^\//, ""), location.origin);
+export function apiUrl(path, query, base = API_BASE) {
+  const url = new URL(base + path.replace(/^\//, ""), location.origin);
   if (query) {
     for (const [name, value] of Object.entries(query)) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
@@ -32,13 +34,14 @@ export function apiUrl(path, query) {
   return url.pathname + url.search;
 }
 
-export async function request(path, { method = "GET", body, query, token, signal } = {}) {
+/** `base`: API_BASE unless given (BOT_BASE for the chat bot, which answers the same way). */
+export async function request(path, { method = "GET", body, query, token, signal, base = API_BASE } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(apiUrl(path, query), {
+    response = await fetch(apiUrl(path, query, base), {
       method, headers, signal, credentials: "same-origin", cache: "no-store",
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });

@@ -84,12 +84,57 @@ def write_blank_y4m(path: Path, width=640, height=480, frames=2) -> Path:
 
 class LiveServer:
     """The given app on a loopback port (werkzeug's threaded server: one thread a request,
-    so the SSE streams of the mini-app each hold one)."""
+    so the SSE streams of the mini-app each hold one).
 
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+    `bot=True` also serves the chat bot at /bot/ as the web process does
+    (`backend.bot_mount.mount`, with PIAOJIA_API_URL this server itself, so the bot calls
+    the API over HTTP like in production); when the bot cannot be built yet,
+    `bot_skip_reason` says why (the chat tests skip with it) and the rest is served as
+    usual. `bot=<a WSGI app>` serves that stand-in at /bot/ instead. The session's app is
+    left as it was: the mount is undone on the app and kept only in what this server
+    serves."""
+
+    def __init__(self, app, bot=True):
+        self.app = app
+        self.wsgi = app
+        self.bot = None
+        self.bot_skip_reason = None  # the bot is not there yet: skip what needs it
+        self.bot_error = None  # the bot is there but could not be mounted: fail what needs it
+        self._added_extension = False
+        self.server = make_server("127.0.0.1", 0, self._serve, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        if bot is True:
+            self._mount_bot()
+        elif bot:
+            from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+            self.bot = bot
+            self.wsgi = DispatcherMiddleware(app.wsgi_app, {"/bot": bot})
+        else:
+            self.bot_skip_reason = "this live server does not serve the chat bot"
+
+    def _serve(self, environ, start_response):
+        return self.wsgi(environ, start_response)
+
+    def _mount_bot(self):
+        try:
+            from backend.bot_mount import mount
+        except ImportError as exc:
+            self.bot_skip_reason = f"backend.bot_mount.mount is not there yet ({exc})"
+            return
+        original = self.app.wsgi_app
+        had_extension = "piaojia_bot_app" in self.app.extensions
+        try:
+            self.bot = mount(self.app, api_url=self.url)
+            self.wsgi = self.app.wsgi_app  # /bot/* to the bot, the rest to the app
+            self._added_extension = not had_extension
+        except ImportError as exc:
+            self.bot_skip_reason = f"the chat bot cannot be imported yet: {exc.__class__.__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - reported by the tests that need the bot
+            self.bot_error = f"backend.bot_mount.mount failed: {exc.__class__.__name__}: {exc}"
+        finally:
+            self.app.wsgi_app = original
 
     def __enter__(self):
         self.thread.start()
@@ -98,6 +143,8 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+        if self._added_extension:
+            self.app.extensions.pop("piaojia_bot_app", None)
 
 
 # --- pages --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from tests.e2e.browser_support import (
     write_blank_y4m,
     write_qr_y4m,
 )
-from tests.support import ZHANG_SAN_ID, UnitClient, citizen_login, receipt_key
+from tests.support import ZHANG_SAN_ID, Bot, UnitClient, bearer, citizen_login, receipt_key
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright==1.65.0)")
 if chromium_path() is None:
@@ -439,9 +439,240 @@ def test_every_screen_fits_a_375px_phone(operator, hospital, phone, client):
     screen("messages", tid(phone, "message-list"))
 
     tid(phone, "tab-assistant").click()
-    screen("assistant", tid(phone, "assistant"))
+    expect(tid(phone, "chat-chip")).to_have_count(6)
+    screen("assistant", tid(phone, "chat-input"))
 
     tid(phone, "tab-me").click()
     expect(tid(phone, "profile-name")).to_have_text("张三")
     expect(tid(phone, "profile-id-number")).to_have_text("460***********1234")
-    screen("me", tid(phone, "logout-button"))
+    screen("me", tid(phone, "logout-everywhere-button"))
+    expect(tid(phone, "bindings-empty")).to_have_text("尚未绑定微信公众号")
+    tid(phone, "binding-code-button").click()
+    expect(tid(phone, "binding-code")).to_have_text(re.compile(r"^[0-9]{6}$"))
+    screen("me-binding-code", tid(phone, "binding-instruction"))
+
+
+# --- 8. the 助手 tab: the web chat with the real bot ---------------------------------------------
+
+def last_answer(page):
+    return tid(page, "chat-message", role="assistant").last
+
+
+def test_web_chat_answers_with_the_bot(operator, hospital, phone, live, client):
+    """The bot as the web process serves it (/bot/, calling the API over HTTP with the
+    citizen's own token): a question typed, one from a chip, answered in Chinese."""
+    assert live.bot_skip_reason is None and live.bot_error is None, (live.bot_skip_reason, live.bot_error)
+    r1, _ = issue(hospital), issue(hospital)
+    unit = UnitClient.open(operator, name=UNIT_NAME)
+    authorize_via_api(client, unit, [receipt_key(r1)], reference="LX-2026-0003")
+    lock = unit.lock(receipt_key(r1))
+    assert lock.status_code == 201, lock.json
+    assert unit.feedback(receipt_key(r1), lock.json["lock_token"], amount="200.00").status_code == 201
+
+    phone_sign_in(phone, "zhangsan")
+    expect(tid(phone, "receipt-card")).to_have_count(2)
+    tid(phone, "tab-assistant").click()
+    expect(tid(phone, "chat-message", kind="welcome")).to_be_visible()
+    expect(tid(phone, "chat-send")).to_be_disabled()
+
+    # Typed: 报销进度 lists the unit's reimbursement.
+    tid(phone, "chat-input").fill("报销进度")
+    tid(phone, "chat-send").click()
+    expect(tid(phone, "chat-message", role="user").last).to_have_text(re.compile("报销进度"))
+    expect(tid(phone, "chat-message", role="assistant")).to_have_count(2, timeout=20_000)
+    expect(last_answer(phone)).to_contain_text(UNIT_NAME)
+    expect(last_answer(phone)).to_contain_text("¥")
+    expect(tid(phone, "chat-input")).to_have_value("")
+
+    # A chip: 我的票据 lists both receipts of the hospital with their amounts.
+    tid(phone, "chat-chip").filter(has_text="我的票据").click()
+    expect(tid(phone, "chat-message", role="user").last).to_have_text(re.compile("我的票据"))
+    expect(tid(phone, "chat-message", role="assistant")).to_have_count(3, timeout=20_000)
+    expect(last_answer(phone)).to_contain_text("三亚中心医院")
+    expect(last_answer(phone)).to_contain_text(re.compile(r"¥\d[\d,]*\.\d\d"))
+    expect(tid(phone, "chat-message", kind="error")).to_have_count(0)
+    # The reply keeps its lines.
+    assert "\n" in last_answer(phone).locator(".pj-chat__text").inner_text()
+    fits_375(phone, "assistant with answers")
+    shot(phone, "miniapp-assistant-chat", full_page=False)
+
+    # The bot's link (an absolute URL of the mini-app) opens the screen inside the app.
+    phone.evaluate("() => { window.pjSamePage = true; }")
+    claims_link = tid(phone, "chat-message", role="assistant").nth(1).locator('[data-testid="chat-link"]').first
+    expect(claims_link).to_have_attribute("data-href", "#/claims")
+    claims_link.click()
+    expect(tid(phone, "claim-row", key=receipt_key(r1))).to_have_attribute("data-status", "reimbursed")
+    assert phone.evaluate("() => window.pjSamePage === true"), "the link reloaded the page"
+
+
+# --- 9. the 助手 tab against a stand-in bot: links, errors, a refreshed token ---------------------
+
+def stand_in_bot(app, receipt_key_value):
+    """A /bot/chat that answers by the contract of the real one (reply, links; problems as
+    {title, code}) and checks the Bearer token against the API, like the bot does."""
+    from flask import Flask, jsonify, request
+
+    bot = Flask("stand_in_bot")
+    bot.config["tokens"] = []
+    bot.config["refuse_next"] = False
+
+    @bot.post("/chat")
+    def chat():
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        bot.config["tokens"].append(token)
+        if bot.config["refuse_next"]:
+            bot.config["refuse_next"] = False
+            return jsonify(title="登录已过期", code="token_expired"), 401
+        me = app.test_client().get("/api/v1/me", headers=bearer(token))
+        if me.status_code != 200:
+            return jsonify(title=me.json["title"], code=me.json.get("code")), me.status_code
+        message = (request.get_json(silent=True) or {}).get("message", "")
+        if message == "出错":
+            return jsonify(title="票夹服务暂时无法访问，请稍后再试", code="api_unreachable"), 502
+        if message == "链接":
+            return jsonify(reply=f"{me.json['name']}，您的票据：\n1. 三亚中心医院 ¥356.80\n<b>不是标记</b>", text="", links=[
+                {"label": "查看票据详情", "url": f"/app/#/receipt/{receipt_key_value}"},
+                {"label": "打开票夹", "url": "https://piaojia.example.cn/app/#/wallet"},
+                {"label": "这张票据", "url": f"https://piaojia.example.cn/anywhere#/receipt/{receipt_key_value}"},
+                {"label": "报销指南", "url": "https://example.com/guide"},
+                {"label": "坏链接", "url": "javascript:alert(1)"},
+            ])
+        return jsonify(reply=f"收到：{message}", links=[], text=f"收到：{message}")
+
+    return bot
+
+
+def test_web_chat_links_errors_and_token_refresh(hospital, phone_browser, app, app_ctx):
+    receipt = issue(hospital)
+    key = receipt_key(receipt)
+    bot = stand_in_bot(app, key)
+    with LiveServer(app, bot=bot.wsgi_app) as server:
+        context = phone_browser.new_context(base_url=server.url, **PHONE)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        try:
+            phone_sign_in(page, "zhangsan", "/app/#/assistant")
+            expect(tid(page, "chat-message", kind="welcome")).to_be_visible()
+
+            # Links: in-app ones go by the hash, others open outside, a javascript: one is inert.
+            tid(page, "chat-input").fill("链接")
+            tid(page, "chat-input").press("Enter")
+            answer = tid(page, "chat-message", role="assistant").nth(1)
+            expect(answer).to_contain_text("张三，您的票据：")
+            expect(answer).to_contain_text("<b>不是标记</b>")  # text, not markup
+            assert answer.locator("b").count() == 0
+            assert answer.locator(".pj-chat__text").inner_text().split("\n")[1] == "1. 三亚中心医院 ¥356.80"
+            assert answer.locator(".pj-chat__text").evaluate("(el) => getComputedStyle(el).whiteSpace") == "pre-line"
+            links = answer.locator('[data-testid="chat-link"]')
+            expect(links).to_have_count(4)
+            assert [links.nth(i).get_attribute("data-href") for i in range(3)] == [f"#/receipt/{key}", "#/wallet", f"#/receipt/{key}"]
+            assert links.nth(3).get_attribute("href") == "https://example.com/guide"
+            assert links.nth(3).get_attribute("rel") == "noopener noreferrer"
+            expect(answer.locator(".pj-chat__link--inert")).to_have_text("坏链接")
+            fits_375(page, "assistant with links")
+            shot(page, "miniapp-assistant-links", full_page=False)
+            page.evaluate("() => { window.pjSamePage = true; }")
+            links.nth(0).click()
+            expect(tid(page, "receipt-detail")).to_have_attribute("data-key", key)
+
+            # Back on 助手: the conversation is still there (memory), and kept out of storage.
+            tid(page, "tab-assistant").click()
+            expect(tid(page, "chat-message")).to_have_count(3)
+            assert page.evaluate("() => window.pjSamePage === true")
+            stored = page.evaluate("() => JSON.stringify(sessionStorage) + JSON.stringify(localStorage)")
+            assert "三亚中心医院" not in stored and "链接" not in stored
+
+            # A problem: its Chinese title as a muted assistant bubble.
+            tid(page, "chat-chip").first.wait_for()
+            tid(page, "chat-input").fill("出错")
+            tid(page, "chat-send").click()
+            error = tid(page, "chat-message", role="assistant", kind="error")
+            expect(error).to_have_text(re.compile("票夹服务暂时无法访问，请稍后再试"))
+            expect(error).to_have_class(re.compile("pj-chat__bubble--muted"))
+
+            # A 401: the token is refreshed once and the question asked again.
+            bot.config["refuse_next"] = True
+            tid(page, "chat-chip").filter(has_text="帮助").click()
+            expect(tid(page, "chat-message", role="assistant").last).to_have_text(re.compile("收到：帮助"))
+            tokens = bot.config["tokens"]
+            assert tokens[-1] != tokens[-2], "the retry did not use a refreshed token"
+            expect(tid(page, "chat-message", role="user")).to_have_count(3)
+
+            # A reload forgets the conversation (memory only) but not the sign-in.
+            page.reload()
+            expect(tid(page, "chat-message", kind="welcome")).to_be_visible()
+            expect(tid(page, "chat-message")).to_have_count(1)
+        finally:
+            context.close()
+
+
+# --- 10. 我的: binding the WeChat official account, unbinding, signing out everywhere ----------
+
+def test_bind_wechat_then_unbind(phone, client):
+    bot = Bot(client)
+    phone_sign_in(phone, "zhangsan", "/app/#/me")
+    expect(tid(phone, "profile-name")).to_have_text("张三")
+    expect(tid(phone, "bindings-empty")).to_have_text("尚未绑定微信公众号")
+
+    tid(phone, "binding-code-button").click()
+    code_box = tid(phone, "binding-code")
+    expect(code_box).to_have_text(re.compile(r"^[0-9]{6}$"))
+    code = code_box.text_content()
+    expect(tid(phone, "binding-instruction")).to_have_text(f"在「票夹」公众号发送：绑定 {code}（5分钟内有效）")
+    expect(tid(phone, "binding-code-countdown")).to_have_text(re.compile(r"^0[45]:[0-5][0-9]$"))
+    fits_375(phone, "binding code")
+    shot(phone, "miniapp-me-binding", full_page=False)
+
+    # The citizen sends the code to the official account; the bot redeems it; 我的 notices.
+    bound = bot.redeem(code, "oPjTestOpenId7a2f")
+    assert bound.status_code == 201, bound.json
+    item = tid(phone, "binding-item", id=bound.json["binding_id"])
+    expect(item).to_be_visible(timeout=15_000)
+    expect(tid(phone, "toast")).to_have_text("微信公众号绑定成功")
+    expect(tid(phone, "binding-code-status")).to_contain_text("绑定成功")
+    expect(item.locator('[data-testid="binding-channel"]')).to_have_text("微信")
+    expect(item.locator('[data-testid="binding-account"]')).to_have_text("********7a2f")
+    expect(item.locator('[data-testid="binding-quota"]')).to_have_text("订阅消息剩余 0 条")
+    assert "oPjTestOpenId" not in phone.content()
+    fits_375(phone, "bound account")
+    item.scroll_into_view_if_needed()
+    shot(phone, "miniapp-me-bound", full_page=False)
+
+    # 解绑 after a confirmation: the bot's delegated token ends.
+    item.locator('[data-testid="unbind-button"]').click()
+    expect(tid(phone, "unbind-dialog")).to_contain_text("********7a2f")
+    tid(phone, "unbind-dialog-cancel").click()
+    expect(item).to_be_visible()
+    item.locator('[data-testid="unbind-button"]').click()
+    tid(phone, "unbind-dialog-confirm").click()
+    expect(tid(phone, "toast")).to_have_text("已解除绑定")
+    expect(tid(phone, "binding-item")).to_have_count(0)
+    expect(tid(phone, "bindings-empty")).to_be_visible()
+    assert client.get("/api/v1/me/receipts", headers=bearer(bound.json["access_token"])).status_code == 401
+
+
+def test_sign_out_everywhere(phone, client):
+    # Another sign-in (another phone) and a bound WeChat account.
+    assertion = client.post("/api/v1/demo/assertion", json={"citizen": "zhangsan"}).json["assertion"]
+    other = client.post("/api/v1/auth/citizen", json={"assertion": assertion}).json
+    bound = Bot(client).bind(bearer(other["access_token"]), "oPjOtherOpenId9c3d")
+
+    phone_sign_in(phone, "zhangsan", "/app/#/me")
+    expect(tid(phone, "binding-item")).to_have_count(1)
+    tid(phone, "logout-everywhere-button").click()
+    dialog = tid(phone, "logout-everywhere-dialog")
+    expect(dialog).to_contain_text("所有")
+    tid(phone, "logout-everywhere-dialog-cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(tid(phone, "profile-name")).to_be_visible()
+
+    tid(phone, "logout-everywhere-button").click()
+    tid(phone, "logout-everywhere-dialog-confirm").click()
+    expect(tid(phone, "login-citizen", handle="zhangsan")).to_be_visible()
+    expect(tid(phone, "toast")).to_have_text("已退出所有设备")
+    assert phone.evaluate("() => sessionStorage.getItem('piaojia.tokens')") is None
+    # The other sign-in and the WeChat account are signed out too.
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": bound["refresh_token"]}).status_code == 401
+    assert client.get("/api/v1/me/receipts", headers=bearer(bound["access_token"])).status_code == 401
