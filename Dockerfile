@@ -1,6 +1,7 @@
-# One image, two processes:
-#   web:    gunicorn -c gunicorn.conf.py wsgi:app            (the default command)
+# One image, three processes:
+#   web:    gunicorn -c gunicorn.conf.py wsgi:app            (the default command; also serves /app/ and /console/)
 #   worker: python -m backend.worker [QUEUE ...]             (all queues, or those named)
+#   bot:    gunicorn -b 0.0.0.0:8080 bots.app:app            (the chat bot, a client of the web's API)
 # Migrations: flask --app wsgi db upgrade
 FROM python:3.11-slim
 
@@ -14,6 +15,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY backend backend
+COPY miniapp_mock miniapp_mock
+COPY bots bots
 COPY wsgi.py gunicorn.conf.py ./
 
 RUN useradd --system --uid 10001 --home-dir /app piaojia \

@@ -102,6 +102,10 @@ def test_docker_and_compose_agree_with_the_readme():
         assert " ".join(command[1:]) in readme
     assert compose["services"]["migrate"]["command"] == ["flask", "--app", "wsgi", "db", "upgrade"]
     assert "/healthz" in dockerfile and "/readyz" in str(compose["services"]["web"]["healthcheck"])
+    # The image carries what the web process serves (/app/) and the bot; compose runs the bot.
+    assert "COPY miniapp_mock miniapp_mock" in dockerfile and "COPY bots bots" in dockerfile
+    assert compose["services"]["bot"]["command"][-1] == "bots.app:app"
+    assert compose["services"]["bot"]["environment"]["PIAOJIA_API_URL"] == "http://web:8000"
     for line in ("gunicorn -c gunicorn.conf.py wsgi:app", "python -m backend.worker", "flask --app wsgi db upgrade",
                  "./scripts/run.sh", "./scripts/test.sh"):
         assert line in readme
