@@ -28,19 +28,6 @@ def federated_env(database_url, role, province, port, hub_port=None):
     return env
 
 
-def open_units_44(port, env, count):
-    creds = json.loads(harness.flask(env, "create-operator", "bench-units-44"))
-    token = harness.form_token(port, creds["client_id"], creds["client_secret"])
-    units = []
-    for i in range(count):
-        status, body = harness.request("POST", port, "/api/v1/admin/units", {
-            "name": f"广东测试报销单位{i}", "credit_code": f"11440100MB{i:08d}", "kind": "commercial_insurer", "province": "44"},
-            {"authorization": f"Bearer {token}"})
-        assert status == 201, body
-        units.append(harness.form_token(port, body["client_id"], body["client_secret"]))
-    return units
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=300)
@@ -61,7 +48,7 @@ def main():
         deliveries = prepare(hospitals, args.cycles * 2 + 40, 1)
         push_all(ports["46"], deliveries, 8)
         receipts = [d[3] for d in deliveries]
-        local_units, remote_units = open_units(ports["46"], envs["46"], 4), open_units_44(ports["44"], envs["44"], 4)
+        local_units, remote_units = open_units(ports["46"], envs["46"], 4), open_units(ports["44"], envs["44"], 4, province="44")
         cycles(ports["46"], local_units, receipts[-40:-20], args.clients, 20)  # warm-up, both paths
         cycles(ports["44"], remote_units, receipts[-20:], args.clients, 20)
         local = cycles(ports["46"], local_units, receipts[:args.cycles], args.clients, args.cycles)

@@ -22,14 +22,14 @@ from bench import harness
 from bench.ingest import REDIS_URL, prepare, push_all, register_hospitals
 
 
-def open_units(port, env, count):
-    creds = json.loads(harness.flask(env, "create-operator", "bench-units"))
+def open_units(port, env, count, province="46"):
+    creds = json.loads(harness.flask(env, "create-operator", f"bench-units-{province}"))
     token = harness.form_token(port, creds["client_id"], creds["client_secret"])
     units = []
     for i in range(count):
         status, body = harness.request("POST", port, "/api/v1/admin/units", {
-            "name": f"测试报销单位{i}", "credit_code": f"11460200MB{i:08d}", "kind": "commercial_insurer", "province": "46"},
-            {"authorization": f"Bearer {token}"})
+            "name": f"测试报销单位{province}-{i}", "credit_code": f"11{province}0200MB{i:08d}", "kind": "commercial_insurer",
+            "province": province}, {"authorization": f"Bearer {token}"})
         assert status == 201, body
         units.append(harness.form_token(port, body["client_id"], body["client_secret"]))
     return units

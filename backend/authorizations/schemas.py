@@ -1,6 +1,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from backend.common.validators import FullMatch, Timestamp
+from backend.receipts.schemas import UnitRefSchema as UnitViewSchema
 
 KEY = FullMatch(r"^[0-9]{8}-[0-9]{10}$", error="a receipt key is {{code}}-{{number}}, e.g. 46060125-0000012345")
 
@@ -52,14 +53,6 @@ class ApproveSchema(Strict):
 
 
 # --- answers (documented; the services build them) ------------------------------------
-
-class UnitViewSchema(Schema):
-    id = fields.String()
-    name = fields.String(metadata={"example": "三亚市医疗保障局"})
-    credit_code = fields.String(metadata={"description": "统一社会信用代码, 18 characters", "example": "11460200MB0000001X"})
-    kind = fields.String(metadata={"description": "social_insurance | commercial_insurer | employer | other"})
-    kind_label = fields.String(metadata={"example": "医保经办机构"})
-
 
 class EligibleReceiptSchema(Schema):
     key = fields.String(metadata={"example": "46060125-0000012345"})

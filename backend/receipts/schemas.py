@@ -151,11 +151,13 @@ class WebhookAcceptedSchema(Schema):
 # --- receipt answers (documented; presenters build them) -------------------------------
 
 class UnitRefSchema(Schema):
+    """A reimbursing unit as citizens and other units see it."""
+
     id = fields.String()
-    name = fields.String()
-    credit_code = fields.String()
-    kind = fields.String()
-    kind_label = fields.String()
+    name = fields.String(metadata={"example": "三亚市医疗保障局"})
+    credit_code = fields.String(metadata={"description": "统一社会信用代码, 18 characters", "example": "11460200MB0000001X"})
+    kind = fields.String(metadata={"description": "social_insurance | commercial_insurer | employer | other"})
+    kind_label = fields.String(metadata={"example": "医保经办机构"})
 
 
 class LockViewSchema(Schema):

@@ -14,11 +14,8 @@ pluggable store with `get(key)`, `set(key, value, ttl=seconds)`, `delete(key)`; 
 JSON-serialisable. Each state also carries its own expiry, checked against the `now`
 passed in, so an abandoned question is forgotten after `ttl` (10 minutes by default).
 """
-import json
 import logging
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,6 +23,7 @@ from decimal import Decimal
 from bots.core import nlu, render
 from bots.core.dates import CHINA, Period, local_today
 from bots.core.errors import ApiError
+from bots.store import MemoryStore  # noqa: F401 - the default store, re-exported
 
 log = logging.getLogger(__name__)
 
@@ -54,33 +52,6 @@ class Reply:
 
     def plain(self) -> str:
         return "\n".join([self.text] + [f"{label}：{url}" for label, url in self.links])
-
-
-class MemoryStore:
-    """The default store: one process, values kept as JSON, each with an expiry."""
-
-    def __init__(self, clock=time.time):
-        self._data: dict[str, tuple[str, float | None]] = {}
-        self._lock = threading.Lock()
-        self.clock = clock
-
-    def get(self, key: str):
-        with self._lock:
-            item = self._data.get(key)
-            if item is None:
-                return None
-            if item[1] is not None and item[1] <= self.clock():
-                del self._data[key]
-                return None
-            return json.loads(item[0])
-
-    def set(self, key: str, value, ttl: float | None = None) -> None:
-        with self._lock:
-            self._data[key] = (json.dumps(value, ensure_ascii=False), self.clock() + ttl if ttl else None)
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
 
 
 def _aware(moment: datetime) -> datetime:
