@@ -158,6 +158,14 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
     def healthz():
         return jsonify(status="ok")
 
+    @app.cli.command("publish-menu")
+    def publish_menu():
+        """Publish the official account's menu (我的票据 / 报销进度 / 更多…) through the WeChat API."""
+        if sender is None:
+            raise SystemExit("WECHAT_APP_ID and WECHAT_APP_SECRET are needed to publish the menu.")
+        sender.create_menu(wechat_sender.default_menu(cfg.app_url))
+        print("menu published")
+
     return app
 
 

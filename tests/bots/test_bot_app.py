@@ -171,3 +171,11 @@ def test_terminal_chat_signs_in_as_a_demo_citizen(app_ctx, operator, node):
                           text=True, timeout=60, env=env, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     assert "票夹助手（zhangsan）" in done.stdout and "三亚中心医院" in done.stdout and "¥356.80" in done.stdout
+
+
+def test_the_menu_is_published_through_the_wechat_api(bot, wechat_api):
+    result = bot.test_cli_runner().invoke(args=["publish-menu"])
+    assert result.exit_code == 0 and "menu published" in result.output
+    (call,) = wechat_api.calls_to("/cgi-bin/menu/create")
+    menu = call["raw"].decode()
+    assert "我的票据" in menu and "报销进度" in menu and "/app/" in menu
