@@ -59,6 +59,9 @@ def _init_extensions(app):
     from backend.sweeper import sweep
 
     dispatch.init_app(app, sweep)
+    from backend.ops import metrics
+
+    metrics.init_app(app)
     # Models must be imported so Alembic and the ORM see every table.
     from backend import models  # noqa: F401
 

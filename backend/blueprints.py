@@ -16,6 +16,7 @@ from backend.federation.routes import admin_blp as federation_admin_blp
 from backend.federation.routes import blp as federation_blp
 from backend.notifications.routes import blp as notifications_blp
 from backend.notifications.routes import unit_blp as unit_webhook_blp
+from backend.ops.metrics import blp as metrics_blp
 from backend.ops.routes import blp as ops_blp
 from backend.receipts.routes import blp as receipts_blp
 from backend.units.routes import blp as unit_blp
@@ -35,4 +36,4 @@ def demo_blueprints(app):
     from backend.demo.routes import blp as demo_blp
 
     return [demo_blp] if demo_identity_provider_active(app) else []
-PLAIN_BLUEPRINTS = [ops_blp, qr_landing_blp, web_blp]
+PLAIN_BLUEPRINTS = [ops_blp, metrics_blp, qr_landing_blp, web_blp]

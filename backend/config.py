@@ -91,6 +91,7 @@ class BaseConfig:
     # The chat bot's push endpoint (bots/: POST /push) and the Standard Webhooks secret shared with it.
     BOT_PUSH_URL = os.environ.get("BOT_PUSH_URL") or None
     BOT_PUSH_SECRET = os.environ.get("BOT_PUSH_SECRET") or None
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics: Bearer token; unset = loopback only
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)
     # API / OpenAPI (flask-smorest)

@@ -15,6 +15,7 @@ import time
 from sqlalchemy import select
 
 from backend.notifications.channels import notification_payload, stream_channel
+from backend.ops.metrics import SSE_CONNECTIONS
 from backend.notifications.models import Notification
 
 HEARTBEAT_SECONDS = 15
@@ -52,6 +53,7 @@ def events(engine, redis, payer_hash: str, position: int, max_seconds: float, cl
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(stream_channel(payer_hash))  # before the replay, so nothing falls in between
     sent = set()
+    SSE_CONNECTIONS.inc()
     try:
         yield "retry: 3000\n: connected\n\n"
         for position, payload in _after(engine, payer_hash, position):
@@ -80,5 +82,6 @@ def events(engine, redis, payer_hash: str, position: int, max_seconds: float, cl
                 last_beat = clock()
                 yield ": heartbeat\n\n"
     finally:
+        SSE_CONNECTIONS.dec()
         if pubsub is not None:
             pubsub.close()
