@@ -7,7 +7,11 @@ Pure library code: no Flask app, no database; the routes and the configuration l
 """
 from backend.layout.numerals import to_chinese_capital
 from backend.layout.render import content_digest, render_receipt_pdf
-from backend.layout.signing import NodeSigner, certificate_fingerprint, self_signed_certificate
+from backend.layout.signing import (
+    NodeSigner,
+    certificate_fingerprint,
+    self_signed_certificate,
+)
 from backend.layout.verify import LayoutError, verify_layout
 
 __all__ = [

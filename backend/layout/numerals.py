@@ -55,7 +55,7 @@ def to_chinese_capital(amount) -> str:
     Takes a Decimal, an int or a decimal string with at most two places; refuses floats
     (binary fractions are not money) and anything finer than a fen (分) with ValueError.
     """
-    if isinstance(amount, bool) or isinstance(amount, float):
+    if isinstance(amount, (bool, float)):
         raise TypeError("amounts are Decimal, int or decimal strings, never floats")
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())

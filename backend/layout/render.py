@@ -98,8 +98,8 @@ def render_receipt_pdf(receipt: dict, verify_url: str) -> bytes:
     """The layout file of `receipt` (the wire form plus `key`, `lifecycle`, `display_status`,
     optionally `lifecycle_detail`) with a QR code of `verify_url`. Unsigned: sign it with
     `signing.NodeSigner`. Raises ValueError when the total is not a decimal amount."""
-    total = Decimal(str(receipt["total_amount"]))
-    capital = to_chinese_capital(total)
+    capital = to_chinese_capital(str(receipt["total_amount"]))  # ValueError unless an amount
+    total = Decimal(str(receipt["total_amount"]).strip())
     items = list(receipt.get("items") or [])
     first, rest = items[: 2 * FIRST_PAGE_ROWS], items[2 * FIRST_PAGE_ROWS:]
     continuation = [rest[i: i + 2 * NEXT_PAGE_ROWS] for i in range(0, len(rest), 2 * NEXT_PAGE_ROWS)]

@@ -8,7 +8,7 @@ certificate the node publishes stays the one its files are signed with.
 """
 import hashlib
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -23,7 +23,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 FIELD_NAME = "PiaojiaSeal"
 REASON = "财政电子票据版式文件"
 # Fixed so that the self-signed certificate is reproducible (see module docstring).
-DEFAULT_NOT_BEFORE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+DEFAULT_NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _as_bytes(value) -> bytes:
