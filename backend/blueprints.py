@@ -21,6 +21,7 @@ from backend.ops.routes import blp as ops_blp
 from backend.receipts.routes import blp as receipts_blp
 from backend.units.routes import blp as unit_blp
 from backend.verification.routes import blp as verify_blp
+from backend.verification.routes import page_blp as verify_page_blp
 from backend.web.routes import blp as web_blp
 
 BLUEPRINTS = [
@@ -36,4 +37,4 @@ def demo_blueprints(app):
     from backend.demo.routes import blp as demo_blp
 
     return [demo_blp] if demo_identity_provider_active(app) else []
-PLAIN_BLUEPRINTS = [ops_blp, metrics_blp, qr_landing_blp, web_blp]
+PLAIN_BLUEPRINTS = [ops_blp, metrics_blp, qr_landing_blp, verify_page_blp, web_blp]

@@ -91,6 +91,9 @@ class BaseConfig:
     # The chat bot's push endpoint (bots/: POST /push) and the Standard Webhooks secret shared with it.
     BOT_PUSH_URL = os.environ.get("BOT_PUSH_URL") or None
     BOT_PUSH_SECRET = os.environ.get("BOT_PUSH_SECRET") or None
+    # Layout files: the certificate of the node's signing key (PEM or path); unset: a self-signed one.
+    LAYOUT_CERT = os.environ.get("LAYOUT_CERT") or None
+    LAYOUT_MAX_BYTES = int(os.environ.get("LAYOUT_MAX_BYTES", str(2 * 1024 * 1024)))
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics: Bearer token; unset = loopback only
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

@@ -94,3 +94,22 @@ class ReceiptDetail(MethodView):
     def get(self, key):
         """One receipt: every element, display status, timeline and ledger."""
         return wallet.get_receipt(g.citizen, key)
+
+
+PDF_ANSWER = {"200": {"description": "the signed layout file", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@me_blp.route("/receipts/<key>/layout.pdf")
+class MyLayoutFile(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.doc(security=[{"bearer": []}], responses=PDF_ANSWER)
+    def get(self, key):
+        """My receipt's layout file (版式文件): the national layout, signed by this node (PAdES)."""
+        from flask import Response
+
+        from backend.verification.layout import signed_layout
+
+        pdf = signed_layout(wallet.get_receipt(g.citizen, key))
+        return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{key}.pdf"',
+                                                                   "Cache-Control": "no-store"})

@@ -56,3 +56,15 @@ class PlatformKeys(MethodView):
 
 def register_schemas(api):
     api.spec.components.schema("ReceiptWire", schema=ReceiptWireSchema)
+
+
+@blp.route("/platform/layout-cert.pem")
+class LayoutCertificate(MethodView):
+    @blp.doc(responses={"200": {"description": "PEM certificate", "content": {"application/x-pem-file": {"schema": {"type": "string"}}}}})
+    def get(self):
+        """The certificate this node signs layout files with (to check them with any PDF tool)."""
+        from flask import Response
+
+        from backend.verification.layout import signer
+
+        return Response(signer().cert_pem, mimetype="application/x-pem-file")

@@ -115,3 +115,18 @@ class Feedback(UnitView):
     def post(self, data, key):
         """Report the result (报销反馈); reimbursed appends to the ledger; both outcomes unlock."""
         return reimbursements.feedback(self.unit, key, **data)
+
+
+@blp.route("/receipts/<key>/layout.pdf")
+class UnitLayoutFile(UnitView):
+    @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the signed layout file",
+                                                          "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, key):
+        """A receipt's layout file, for a unit that may see the receipt (the read is logged for the citizen)."""
+        from flask import Response
+
+        from backend.verification.layout import signed_layout
+
+        pdf = signed_layout(views.get_receipt(self.unit, key))
+        return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{key}.pdf"',
+                                                                   "Cache-Control": "no-store"})

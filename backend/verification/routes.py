@@ -1,3 +1,4 @@
+from flask import Blueprint as FlaskBlueprint
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -49,3 +50,74 @@ class Verify(MethodView):
     def post(self, data):
         """Authentic or not, and the display status; nothing personal."""
         return services.verify(**data)
+
+
+class LayoutCheckSchema(Schema):
+    valid = fields.Boolean(metadata={"description": "signed by this node, intact, covering the whole file"})
+    signed = fields.Boolean()
+    intact = fields.Boolean()
+    trusted = fields.Boolean(metadata={"description": "the signing certificate is this node's"})
+    coverage = fields.String(metadata={"description": "entire_file | entire_revision (changed after signing) | …"})
+    signer = fields.String(allow_none=True)
+    signed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    key = fields.String(allow_none=True)
+    elements = fields.Dict(metadata={"description": "read from the file: code, number, check_code, issue_date, total_amount, issuer_name, …"})
+    matches_record = fields.Boolean(metadata={"description": "the elements equal the stored receipt's"})
+    mismatches = fields.List(fields.String())
+    display_status = fields.String(allow_none=True, metadata={"description": "live status of the stored receipt"})
+    lifecycle = fields.String(allow_none=True)
+
+
+@blp.route("/layout")
+class VerifyLayout(MethodView):
+    decorators = [limiter.limit(_limit)]
+
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.alt_response(200, schema=LayoutCheckSchema, success=True)
+    @problem_response(blp, 413, "layout_too_large")
+    @problem_response(blp, 422, "layout_not_a_pdf, layout_truncated, layout_unsigned, layout_bad_signature, …")
+    def post(self):
+        """Check a layout file (signed PDF): signature, integrity, this node's certificate, its
+        elements against the stored receipt, and the live status."""
+        from flask import request
+
+        from backend.common.errors import ValidationFailed
+        from backend.verification.layout import check
+
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the layout file as multipart field `file`.", code="layout_missing")
+        return check(upload.read(current_app.config["LAYOUT_MAX_BYTES"] + 1))
+
+
+page_blp = FlaskBlueprint("verify_page", __name__)
+
+PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>票夹 · 电子票据查验</title><link rel="stylesheet" href="/static/web/home.css"></head><body><main>
+<h1>财政电子票据查验</h1>{body}<p class="lead"><a href="/">票夹 Piaojia</a></p></main></body></html>"""
+
+
+@page_blp.get("/v/<key>")
+def verification_page(key):
+    """What a printed layout file's QR code opens: authentic or not, and the live status."""
+    from html import escape
+
+    from flask import Response, request
+
+    from backend.verification.layout import public_status
+
+    found = public_status(key, request.args.get("c", ""))
+    if found is None:
+        body, status = "<p data-testid=\"verdict\">未通过查验：票据代码、号码或校验码不符。</p>", 404
+    else:
+        rows = [("票据", found["title"]), ("票据代码-号码", found["key"]), ("开票单位", found["issuer"]),
+                ("开票日期", found["issue_date"]), ("金额", "¥" + found["total_amount"]), ("当前状态", found["display_status"]),
+                ("可报销余额", "¥" + found["remaining_amount"])]
+        items = "".join(f"<li><span>{escape(k)}</span><strong>{escape(str(v))}</strong></li>" for k, v in rows)
+        body, status = f"<p data-testid=\"verdict\">查验通过：这是本平台开具的真实票据。</p><ul class=\"links\">{items}</ul>", 200
+    response = Response(PAGE.format(body=body), status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'self'; script-src 'none'; style-src 'self'; frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,100 @@
+"""Layout files of this node's receipts (DESIGN §10): signed by the node, verified by anyone.
+
+The node signs with its supervision key (PLATFORM_SIGNING_KEY, P-256) under the certificate in
+LAYOUT_CERT (PEM or path), or a deterministic self-signed one; it publishes that certificate at
+`GET /api/v1/platform/layout-cert.pem`. Verification checks the signature, that it covers the
+whole file, that the certificate is this node's, reads the elements back and compares them with
+the stored receipt, and reports the receipt's live status.
+"""
+import logging
+import os
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from backend.common.errors import DomainError
+from backend.extensions import db
+from backend.layout import LayoutError, NodeSigner, render_receipt_pdf, verify_layout
+from backend.receipts.models import Receipt
+from backend.receipts.presenters import status_fields
+
+log = logging.getLogger(__name__)
+COMPARED = ("code", "number", "check_code", "issue_date", "total_amount", "issuer_name")
+
+
+class LayoutRefused(DomainError):
+    status = 422
+    code = "layout_refused"
+    title = "版式文件无法查验"
+
+
+def _pem(value: str) -> bytes:
+    value = value.strip()
+    if not value.startswith("-----") and os.path.exists(value):
+        with open(value, "rb") as fh:
+            return fh.read()
+    return value.encode()
+
+
+def signer() -> NodeSigner:
+    cached = current_app.extensions.get("piaojia_layout_signer")
+    if cached is None:
+        cfg = current_app.config
+        cert = _pem(cfg["LAYOUT_CERT"]) if cfg.get("LAYOUT_CERT") else None
+        cached = NodeSigner(_pem(cfg["PLATFORM_SIGNING_KEY"]), cert, common_name=f"Piaojia node {cfg['NODE_PROVINCE']}")
+        current_app.extensions["piaojia_layout_signer"] = cached
+    return cached
+
+
+def verify_url(key: str, check_code: str) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return f"{base.rstrip('/')}/v/{key}?c={check_code}"
+
+
+def signed_layout(answer: dict) -> bytes:
+    """The signed layout file of a receipt answer (a citizen's or a unit's view of it)."""
+    return signer().sign(render_receipt_pdf(answer, verify_url(answer["key"], answer["check_code"])))
+
+
+def check(data: bytes) -> dict:
+    """What a layout file says and whether it is ours and unchanged, against the live receipt."""
+    try:
+        found = verify_layout(data, [signer().cert_pem], max_bytes=current_app.config["LAYOUT_MAX_BYTES"])
+    except LayoutError as exc:
+        log.info("layout file refused", extra={"layout_code": exc.code})
+        status = 413 if exc.code == "too_large" else 422
+        raise LayoutRefused(str(exc), code=f"layout_{exc.code}", status=status)
+    elements = found.get("elements") or {}
+    answer = {"valid": found["valid"], "signed": found["signed"], "intact": found["intact"], "trusted": found["trusted"],
+              "coverage": found["coverage"], "signer": found.get("signer"), "signed_at": found.get("signed_at"),
+              "key": found.get("key"), "elements": {k: v for k, v in elements.items() if k != "payer_id_number"},
+              "matches_record": False, "mismatches": [], "display_status": None, "lifecycle": None}
+    key = found.get("key") or ""
+    code, _, number = key.partition("-")
+    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number)) if number else None
+    if receipt is None:
+        answer["mismatches"] = ["key"]
+        return answer
+    stored = {"code": receipt.code, "number": receipt.number, "check_code": receipt.check_code,
+              "issue_date": receipt.issue_date.isoformat(), "total_amount": receipt.elements["total_amount"],
+              "issuer_name": receipt.elements["issuer"]["name"]}
+    answer["mismatches"] = [name for name in COMPARED if elements.get(name) != stored[name]]
+    answer["matches_record"] = not answer["mismatches"]
+    status = status_fields(receipt)
+    answer["display_status"], answer["lifecycle"] = status["display_status"], status["lifecycle"]
+    return answer
+
+
+def public_status(key: str, check_code: str) -> dict | None:
+    """For the page a printed layout file's QR opens: authentic and live status, nothing
+    personal; None when the key and check code do not match a receipt of this node."""
+    import hmac
+
+    code, _, number = (key or "").partition("-")
+    receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number)) if number else None
+    if receipt is None or not hmac.compare_digest(receipt.check_code.encode(), (check_code or "").encode()):
+        return None
+    status = status_fields(receipt)
+    return {"key": receipt.key, "title": receipt.elements.get("title"), "issuer": receipt.elements["issuer"]["name"],
+            "issue_date": receipt.issue_date.isoformat(), "total_amount": receipt.elements["total_amount"],
+            "display_status": status["display_status"], "remaining_amount": status["remaining_amount"]}
