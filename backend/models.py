@@ -5,7 +5,7 @@ from backend.issuers.models import Issuer, IssuerWebhookSecret  # noqa: F401
 from backend.receipts.models import InboundWebhook, Receipt, TimelineEntry  # noqa: F401
 from backend.units.models import Unit  # noqa: F401
 from backend.authorizations.models import Authorization, AuthorizationRequest, AuthorizedReceipt  # noqa: F401
-from backend.reimbursements.models import IdempotencyRecord, LedgerEntry, Lock, ReceiptAccess  # noqa: F401
+from backend.reimbursements.models import Booking, IdempotencyRecord, LedgerEntry, Lock, ReceiptAccess  # noqa: F401
 from backend.chat.models import ChatBinding, ChatBindingCode, ChatPush  # noqa: F401
 from backend.notifications.models import Notification, UnitWebhookDelivery  # noqa: F401
 from backend.events.models import OutboxEvent  # noqa: F401

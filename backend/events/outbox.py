@@ -9,7 +9,7 @@ from backend.events.models import OutboxEvent
 EVENT_TYPES = (
     "receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided",
     "receipt.authorized", "receipt.locked", "receipt.unlocked", "receipt.lock_expired",
-    "receipt.reimbursed", "receipt.reimbursement_rejected",
+    "receipt.reimbursed", "receipt.reimbursement_rejected", "receipt.booked",
     "authorization.requested", "authorization.approved", "authorization.declined", "authorization.revoked",
 )
 

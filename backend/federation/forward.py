@@ -104,6 +104,10 @@ def feedback(unit, key, *, lock_token, outcome, amount=None, reimbursed_at=None,
         "reimbursed_at": reimbursed_at.isoformat() if reimbursed_at else None})
 
 
+def book(unit, key, *, voucher_no, booked_on, amount) -> dict:
+    return _simple(unit, "unit.booking", key, {"voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": amount})
+
+
 def verify(unit, items: list[dict]) -> list[dict]:
     """Batch verification of foreign receipts, one message per issuing province."""
     by_province: dict[str, list] = {}

@@ -23,7 +23,7 @@ from backend.federation.directory import node_key_lookup
 from backend.receipts.models import Receipt
 
 log = logging.getLogger(__name__)
-UNIT_OPERATIONS = ("unit.lock", "unit.unlock", "unit.renew", "unit.feedback", "unit.verify", "unit.cancel")
+UNIT_OPERATIONS = ("unit.lock", "unit.unlock", "unit.renew", "unit.feedback", "unit.booking", "unit.verify", "unit.cancel")
 
 
 # --- synced copies ----------------------------------------------------------------------
@@ -200,6 +200,12 @@ def handle_unit_operation(sender: str, msg_type: str, body: dict, jti: str) -> t
         result = reimbursements.feedback(unit, key, lock_token=body.get("lock_token", ""), outcome=body.get("outcome"),
                                          amount=body.get("amount"), reimbursed_at=when, reference=body.get("reference"),
                                          reason=body.get("reason"))
+        return 201, _with_snapshot(result, key)
+    if msg_type == "unit.booking":
+        from datetime import date
+
+        result = reimbursements.book(unit, key, voucher_no=body.get("voucher_no", ""), booked_on=date.fromisoformat(body["booked_on"]),
+                                     amount=body.get("amount"))
         return 201, _with_snapshot(result, key)
     if msg_type == "unit.verify":
         return 200, views.batch_verify(unit, body.get("items") or [])

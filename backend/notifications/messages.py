@@ -21,6 +21,7 @@ def render(event_type: str, data: dict | None, receipt_label: str | None) -> tup
         "receipt.unlocked": ("票据已解锁", f"{unit}已解除对{r}的锁定（{d.get('reason') or '无需处理'}）。"),
         "receipt.lock_expired": ("票据锁定已到期", f"{unit}对{r}的锁定已到期并自动解除。如报销仍在办理，请联系{unit}。"),
         "receipt.reimbursed": ("报销已到账", f"{unit}已就{r}报销 {d.get('amount', '')} 元。可在“我的报销”中查看明细。"),
+        "receipt.booked": ("报销单位已入账", f"{unit}已将{r}入账（凭证号 {d.get('voucher_no', '')}），该票据不能再次入账报销。"),
         "receipt.reimbursement_rejected": ("报销未通过", f"{unit}未通过{r}的报销申请（原因：{d.get('reason') or '未说明'}）。您可以补充材料后重新申请。"),
         "authorization.requested": ("收到授权请求", f"{unit}请求使用您的票据办理报销，请在票夹中确认。"),
         "authorization.approved": ("授权成功", f"您已同意{unit}的授权请求，该单位可以查验并办理所选票据的报销。"),

@@ -1,4 +1,4 @@
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.models import BigIntPK, JSONType, TZDateTime, new_uuid, utcnow
@@ -98,4 +98,19 @@ class ProofLockout(db.Model):
 
     receipt_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
     locked_until = mapped_column(TZDateTime())
+    created_at = mapped_column(TZDateTime(), default=utcnow)
+
+
+class Booking(db.Model):
+    """A unit's accounting entry for a receipt (入账). At most one per receipt, across all
+    units (防止重复入账报销): the unique constraint decides when two book at once."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    voucher_no: Mapped[str] = mapped_column(String(64))
+    booked_on = mapped_column(Date())
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
     created_at = mapped_column(TZDateTime(), default=utcnow)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.authorizations.models import Authorization, AuthorizedReceipt
 from backend.authorizations.queries import active_grant, interested_units
@@ -27,7 +28,7 @@ from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
 from backend.federation import forward
 from backend.reimbursements import proof
-from backend.reimbursements.models import LedgerEntry, Lock, ReceiptAccess
+from backend.reimbursements.models import Booking, LedgerEntry, Lock, ReceiptAccess
 from backend.units.models import Unit
 from backend.units.guards import require_active
 from backend.units.services import unit_actor
@@ -356,6 +357,50 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
               "ledger_entry_id": entry_id}
     db.session.commit()
     return answer
+
+
+class AlreadyBooked(Conflict):
+    code = "already_booked"
+    title = "该票据已入账，不能重复入账"
+
+
+def book(unit: Unit, key: str, *, voucher_no: str, booked_on, amount) -> dict:
+    """Records the unit's accounting entry (入账). Allowed to a unit that reimbursed the
+    receipt or holds its lock; at most once per receipt across all units (the answer to a
+    second booking names no other unit). Decided by the issuing node, like feedback."""
+    if forward.is_foreign(key):
+        return forward.book(unit, key, voucher_no=voucher_no, booked_on=booked_on, amount=amount)
+    try:
+        fen = parse_fen(amount)
+    except InvalidAmount as exc:
+        raise AmountInvalid(str(exc))
+    if fen <= 0:
+        raise AmountInvalid("The booked amount must be greater than 0.")
+    now = utcnow()
+    receipt = _load_for_update(key)
+    reimbursed_by_unit = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+        LedgerEntry.receipt_id == receipt.id, LedgerEntry.unit_id == unit.id, LedgerEntry.outcome == "reimbursed"))
+    holds_lock = receipt.lock_unit_id == unit.id and receipt.lock_expires_at is not None and as_utc(receipt.lock_expires_at) > now
+    if not reimbursed_by_unit and not holds_lock:
+        current_app.logger.info("booking refused: unit never reimbursed or held the receipt", extra={"unit_id": unit.id, "receipt_key": key})
+        raise ReceiptNotFound(f"No receipt {key} was reimbursed or locked by this unit.")
+    if fen > (reimbursed_by_unit if reimbursed_by_unit else receipt.total_fen):
+        raise AmountExceedsRemaining(f"{format_fen(fen)} is more than this unit reimbursed for {key}.",
+                                     code="amount_exceeds_reimbursed", title="入账金额超过本单位报销金额")
+    if db.session.scalar(select(Booking.id).where(Booking.receipt_id == receipt.id)) is not None:
+        raise AlreadyBooked(f"Receipt {key} has already been booked.")
+    db.session.add(Booking(receipt_id=receipt.id, unit_id=unit.id, voucher_no=voucher_no, booked_on=booked_on, amount_fen=fen,
+                           created_at=now))
+    try:
+        db.session.flush()
+    except IntegrityError:  # booked the same instant by another unit
+        db.session.rollback()
+        raise AlreadyBooked(f"Receipt {key} has already been booked.")
+    record_change(receipt, "receipt.booked", unit_actor(unit), units=interested_units(receipt), data={
+        "unit": unit.public_view, "voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": format_fen(fen)})
+    log_access([receipt.id], unit, "booking")
+    db.session.commit()
+    return {"key": key, "voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": format_fen(fen), "booked_at": now}
 
 
 def _check_authorization_cap(authorization_id: str, fen: int):

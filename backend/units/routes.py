@@ -11,6 +11,8 @@ from backend.units import views
 from backend.units.schemas import (
     BatchVerifyRequestSchema,
     BatchVerifyResultSchema,
+    BookingRequestSchema,
+    BookingSchema,
     FeedbackRequestSchema,
     FeedbackSchema,
     LockRequestSchema,
@@ -22,6 +24,7 @@ from backend.units.schemas import (
     UnlockRequestSchema,
 )
 from backend.units.guards import unit_of_client
+from backend.common.openapi import problem_response
 from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 
 blp = Blueprint("unit", __name__, url_prefix="/api/v1/unit", description="Reimbursing units (报销单位): lock, unlock, feedback")
@@ -115,6 +118,20 @@ class Feedback(UnitView):
     def post(self, data, key):
         """Report the result (报销反馈); reimbursed appends to the ledger; both outcomes unlock."""
         return reimbursements.feedback(self.unit, key, **data)
+
+
+@blp.route("/receipts/<key>/booking")
+class BookReceipt(UnitView):
+    @blp.arguments(BookingRequestSchema)
+    @blp.response(201, BookingSchema)
+    @problem_response(blp, 409, "already_booked: booked once already (by whichever unit)")
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Book the receipt (入账): voucher number, date, amount. At most once per receipt across all units."""
+        from backend.receipts.services import CHINA_TZ
+
+        booked_on = data["booked_at"].astimezone(CHINA_TZ).date()
+        return reimbursements.book(self.unit, key, voucher_no=data["voucher_no"], booked_on=booked_on, amount=data["amount"])
 
 
 @blp.route("/receipts/<key>/layout.pdf")

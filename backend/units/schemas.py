@@ -102,3 +102,17 @@ class VerifyOutcomeSchema(Schema):
 class BatchVerifyResultSchema(Schema):
     items = fields.List(fields.Nested(VerifyOutcomeSchema))
     checked_at = Timestamp()
+
+
+class BookingRequestSchema(Strict):
+    voucher_no = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"description": "the accounting voucher number (记账凭证号)"})
+    booked_at = Timestamp(required=True, metadata={"description": "when the voucher was booked, ISO 8601 with an offset"})
+    amount = fields.String(required=True, validate=AMOUNT, metadata={"description": "amount booked, decimal string", "example": "200.00"})
+
+
+class BookingSchema(Schema):
+    key = fields.String()
+    voucher_no = fields.String()
+    booked_on = fields.String(metadata={"format": "date"})
+    amount = fields.String()
+    booked_at = Timestamp(metadata={"description": "when the entry was recorded"})

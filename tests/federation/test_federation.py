@@ -124,6 +124,10 @@ def test_a_citizen_sees_receipts_issued_in_another_province_with_live_status(clu
     assert paid.status_code == 201, paid.text
     mine = wallet(n44, zhang44)[key_of(after)]
     assert mine["display_status"] == "部分报销" and mine["remaining_amount"] == "156.80"
+    # Booking (入账) is decided by the issuing node too: once, across provinces.
+    booked = requests.post(f"{n44.url}/api/v1/unit/receipts/{key_of(after)}/booking", headers=unit44,
+                           json={"voucher_no": "粤记-0001", "booked_at": "2025-11-25T10:00:00+08:00", "amount": "200.00"})
+    assert booked.status_code == 201, booked.text
     # Node 46 recorded it, and the issuer's reversal is refused while a unit works on it again.
     zhang46 = n46.citizen()
     at46 = wallet(n46, zhang46)[key_of(after)]
