@@ -98,9 +98,9 @@ def renew(unit, key, lock_token) -> dict:
     return _simple(unit, "unit.renew", key, {"lock_token": lock_token})
 
 
-def feedback(unit, key, *, lock_token, outcome, amount=None, reimbursed_at=None, reference=None, reason=None) -> dict:
+def feedback(unit, key, *, lock_token, outcome, amount=None, reimbursed_at=None, reference=None, reason=None, settlement=None) -> dict:
     return _simple(unit, "unit.feedback", key, {
-        "lock_token": lock_token, "outcome": outcome, "amount": amount, "reference": reference, "reason": reason,
+        "lock_token": lock_token, "outcome": outcome, "amount": amount, "reference": reference, "reason": reason, "settlement": settlement,
         "reimbursed_at": reimbursed_at.isoformat() if reimbursed_at else None})
 
 

@@ -199,7 +199,7 @@ def handle_unit_operation(sender: str, msg_type: str, body: dict, jti: str) -> t
         when = datetime.fromisoformat(body["reimbursed_at"]) if body.get("reimbursed_at") else None
         result = reimbursements.feedback(unit, key, lock_token=body.get("lock_token", ""), outcome=body.get("outcome"),
                                          amount=body.get("amount"), reimbursed_at=when, reference=body.get("reference"),
-                                         reason=body.get("reason"))
+                                         reason=body.get("reason"), settlement=body.get("settlement"))
         return 201, _with_snapshot(result, key)
     if msg_type == "unit.booking":
         from datetime import date

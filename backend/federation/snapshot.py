@@ -26,7 +26,8 @@ def _ledger(receipt: Receipt) -> list[dict]:
     rows = db.session.execute(select(LedgerEntry, Unit).join(Unit, Unit.id == LedgerEntry.unit_id)
                               .where(LedgerEntry.receipt_id == receipt.id).order_by(LedgerEntry.id)).all()
     return [{"unit": unit.public_view, "outcome": e.outcome, "amount": format_fen(e.amount_fen),
-             "reimbursed_at": as_utc(e.reimbursed_at).isoformat(), "reference": e.reference, "reason": e.reason}
+             "reimbursed_at": as_utc(e.reimbursed_at).isoformat(), "reference": e.reference, "reason": e.reason,
+             "settlement": e.settlement}
             for e, unit in rows]
 
 

@@ -183,6 +183,7 @@ class TimelineEntrySchema(Schema):
 
 class LedgerEntryViewSchema(Schema):
     unit = fields.Nested(UnitRefSchema)
+    settlement = fields.Dict(allow_none=True, metadata={"description": "the split a social-insurance centre settled (fund_paid, account_paid, …)"})
     outcome = fields.String(metadata={"description": "reimbursed | rejected"})
     amount = fields.String(metadata={"example": "200.00"})
     reimbursed_at = Timestamp()

@@ -52,6 +52,8 @@ class LedgerEntry(db.Model):
     reimbursed_at = mapped_column(TZDateTime())
     reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The social-insurance centre's settlement split (fund_paid, account_paid, …), decimal strings.
+    settlement = mapped_column(JSONType, nullable=True)
     created_at = mapped_column(TZDateTime(), default=utcnow)
 
 

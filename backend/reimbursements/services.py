@@ -308,17 +308,35 @@ def _parse_feedback_amount(outcome: str, amount) -> int:
     return fen
 
 
+def _settlement(outcome: str, fen: int, settlement: dict | None) -> dict | None:
+    """The settled split: only with a reimbursement, its parts adding up to the amount."""
+    if not settlement:
+        return None
+    if outcome != "reimbursed":
+        raise ValidationFailed("A settlement goes with a reimbursement.", code="settlement_without_reimbursement")
+    try:
+        parts = {name: parse_fen(value) for name, value in settlement.items()}
+    except InvalidAmount as exc:
+        raise AmountInvalid(str(exc))
+    if sum(parts.values()) != fen:
+        raise ValidationFailed(f"The settlement adds up to {format_fen(sum(parts.values()))}, not {format_fen(fen)}.",
+                               code="settlement_mismatch", title="结算明细合计与报销金额不符")
+    return {name: format_fen(value) for name, value in parts.items()}
+
+
 def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None, reimbursed_at: datetime | None = None,
-             reference: str | None = None, reason: str | None = None) -> dict:
-    """Reports the result (报销反馈) under the current lock; both outcomes unlock."""
+             reference: str | None = None, reason: str | None = None, settlement: dict | None = None) -> dict:
+    """Reports the result (报销反馈) under the current lock; both outcomes unlock. The
+    social-insurance centre's `reimbursed` may carry the split it settled (医保资金结算)."""
     if outcome not in ("reimbursed", "rejected"):
         raise ValidationFailed("outcome must be reimbursed or rejected.", code="invalid_outcome")
     if forward.is_foreign(key):
         return forward.feedback(unit, key, lock_token=lock_token, outcome=outcome, amount=amount, reimbursed_at=reimbursed_at,
-                                reference=reference, reason=reason)
+                                reference=reference, reason=reason, settlement=settlement)
     if outcome == "rejected" and not (reason or "").strip():
         raise ValidationFailed("A rejection needs its reason.", code="reason_required")
     fen = _parse_feedback_amount(outcome, amount)
+    settled = _settlement(outcome, fen, settlement)
     now = utcnow()
     when = as_utc(reimbursed_at) or now
     if when > now + timedelta(minutes=5):
@@ -338,12 +356,13 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
         raise LockTokenInvalid("The lock ended a moment ago; nothing was recorded.", code="lock_ended")
     entry_id = db.session.execute(_INSERT_LEDGER, dict(
         receipt_id=receipt.id, unit_id=unit.id, lock_id=held.id, authorization_id=held.authorization_id, outcome=outcome,
-        amount_fen=fen, reimbursed_at=when, reference=reference, reason=reason, created_at=now)).scalar_one()
+        amount_fen=fen, reimbursed_at=when, reference=reference, reason=reason, settlement=settled, created_at=now)).scalar_one()
     actor = unit_actor(unit)
     units = interested_units(receipt)  # the same for both events: the lock holder and authorized units
     if outcome == "reimbursed":
         record_change(receipt, "receipt.reimbursed", actor, units=units, data={
-            "unit": unit.public_view, "amount": format_fen(fen), "reimbursed_at": when.isoformat(), "reference": reference})
+            "unit": unit.public_view, "amount": format_fen(fen), "reimbursed_at": when.isoformat(), "reference": reference,
+            **({"settlement": settled} if settled else {})})
     else:
         record_change(receipt, "receipt.reimbursement_rejected", actor, reason=reason, units=units,
                       data={"unit": unit.public_view, "reference": reference})
@@ -434,6 +453,6 @@ def ledger_view(receipt_id: int, units_by_id=None) -> list[dict]:
     return [
         {"unit": units[e.unit_id].public_view if e.unit_id in units else {"id": e.unit_id}, "outcome": e.outcome,
          "amount": format_fen(e.amount_fen), "reimbursed_at": as_utc(e.reimbursed_at).isoformat(), "reference": e.reference,
-         "reason": e.reason}
+         "reason": e.reason, "settlement": e.settlement}
         for e in entries
     ]

@@ -42,6 +42,15 @@ class RenewedSchema(Schema):
     expires_at = Timestamp()
 
 
+class SettlementSchema(Strict):
+    """What the social-insurance centre settled (医保资金结算), adding up to the amount."""
+
+    fund_paid = fields.String(validate=AMOUNT, metadata={"description": "医保统筹基金支付"})
+    account_paid = fields.String(validate=AMOUNT, metadata={"description": "个人账户支付"})
+    cash_paid = fields.String(validate=AMOUNT, metadata={"description": "个人现金支付"})
+    other_paid = fields.String(validate=AMOUNT, metadata={"description": "其他支付（如大病保险、医疗救助）"})
+
+
 class FeedbackRequestSchema(Strict):
     lock_token = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(("reimbursed", "rejected")))
@@ -49,6 +58,7 @@ class FeedbackRequestSchema(Strict):
     reimbursed_at = fields.AwareDateTime(metadata={"description": "when the unit paid or decided; default now"})
     reference = fields.String(validate=validate.Length(max=100), metadata={"description": "the unit's claim number"})
     reason = fields.String(validate=validate.Length(max=500), metadata={"description": "required when outcome is rejected"})
+    settlement = fields.Nested(SettlementSchema, metadata={"description": "optional, with `reimbursed`: the split settled; its parts add up to `amount`"})
 
 
 class FeedbackSchema(Schema):

@@ -54,3 +54,22 @@ def test_bad_bookings_write_nothing(client, operator):
     for broken in [{**good, "amount": "0.00"}, {**good, "booked_at": "2025-11-25"}, {**good, "voucher_no": ""}, {"voucher_no": "x"}]:
         assert unit.post(f"/receipts/{key}/booking", json=broken).status_code == 422, broken
     assert unit.post(f"/receipts/{key}/booking", json=good).status_code == 201  # nothing was written by the refusals
+
+
+def test_a_settlement_split_is_recorded_and_a_later_insurer_sees_it_and_the_remainder(client, operator):
+    centre = UnitClient.open(operator)
+    insurer = UnitClient.open(operator, kind="commercial_insurer")
+    _, sent = operator.register_hospital().issue(payer_id=ZHANG_SAN_ID)
+    key = receipt_key(sent)
+    lock = centre.lock_with_proof(sent).json
+    wrong = centre.feedback(key, lock["lock_token"], amount="250.00", settlement={"fund_paid": "200.00", "account_paid": "40.00"})
+    assert wrong.status_code == 422 and wrong.json["code"] == "settlement_mismatch"
+    rejected_with_split = centre.feedback(key, lock["lock_token"], outcome="rejected", reason="材料不全", settlement={"fund_paid": "1.00"})
+    assert rejected_with_split.status_code == 422 and rejected_with_split.json["code"] == "settlement_without_reimbursement"
+    ok = centre.feedback(key, lock["lock_token"], amount="250.00", settlement={"fund_paid": "200.00", "account_paid": "50.00"})
+    assert ok.status_code == 201, ok.json
+    second = insurer.lock_with_proof(sent)
+    assert second.status_code == 201
+    seen = insurer.get(f"/receipts/{key}").json
+    assert seen["remaining_amount"] == "106.80"
+    assert seen["ledger"][0]["settlement"] == {"fund_paid": "200.00", "account_paid": "50.00"}
