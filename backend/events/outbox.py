@@ -17,6 +17,33 @@ EVENT_TYPES = (
 _INSERT_OUTBOX = insert(OutboxEvent.__table__)
 # Delivery is named, not imported: this layer does not depend on who delivers.
 DELIVER_EVENT = "backend.notifications.jobs.deliver_event"
+DELIVER_EVENTS = "backend.notifications.jobs.deliver_events"
+DELIVERY_CHUNK = 100
+
+
+def _row(event_type: str, receipt, payer_hash, unit_ids, data) -> dict:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type}")
+    return dict(
+        id=new_uuid(), type=event_type, occurred_at=utcnow(),
+        receipt_id=receipt.id if receipt is not None else None,
+        receipt_key=receipt.key if receipt is not None else None,
+        payer_hash=payer_hash or (receipt.payer_hash if receipt is not None else None),
+        unit_ids=sorted({u for u in unit_ids if u}), data=data, attempts=0,
+    )
+
+
+def emit_many(event_type: str, items) -> list[str]:
+    """`emit` for many receipts at once (a backfill): one multi-row insert. `items`:
+    (receipt, data) pairs."""
+    rows = [_row(event_type, receipt, None, (), data) for receipt, data in items]
+    if rows:
+        db.session.execute(_INSERT_OUTBOX, rows)
+    ids = [row["id"] for row in rows]
+    for start in range(0, len(ids), DELIVERY_CHUNK):  # a job per chunk, not per event: enqueuing is the cost
+        chunk = ids[start:start + DELIVERY_CHUNK]
+        after_commit(DELIVER_EVENTS, chunk, queue="notifications", job_id=f"deliver-many-{chunk[0]}")
+    return ids
 
 
 def emit(event_type: str, *, receipt=None, payer_hash=None, unit_ids=(), data=None) -> str:

@@ -61,6 +61,20 @@ def _announce_to_hub(event: OutboxEvent) -> bool:
     return db.session.scalar(select(Receipt.synced_at.is_(None)).where(Receipt.id == event.receipt_id)) is True
 
 
+def deliver_events(event_ids: list[str]):
+    """`deliver_event` for several events (a backfill's): each is idempotent, so a retry of
+    the whole list delivers each once; the first failure is re-raised after the rest ran."""
+    failure = None
+    for event_id in event_ids:
+        try:
+            deliver_event(event_id)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the others had their turn
+            db.session.rollback()
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
 def _retry_schedule():
     return tuple(current_app.config.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_RETRY_SCHEDULE)
 

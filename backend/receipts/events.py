@@ -8,7 +8,7 @@ from backend.common.actors import Actor
 from backend.common.models import utcnow
 from backend.extensions import db
 from backend.authorizations.queries import interested_units
-from backend.events.outbox import EVENT_TYPES, emit
+from backend.events.outbox import EVENT_TYPES, emit, emit_many
 from backend.receipts.models import Receipt, TimelineEntry
 
 _INSERT_TIMELINE = insert(TimelineEntry.__table__)
@@ -54,3 +54,15 @@ def record_change(receipt: Receipt | NewReceipt, event: str, actor: Actor, *, re
         "reason": reason,
         **(data or {}),
     })
+
+
+def record_issued_many(receipts: list[NewReceipt], actor: Actor, totals: list[str]) -> None:
+    """`record_change(…, "receipt.issued", …)` for a batch of new receipts: the timeline
+    entries and outbox events written with one multi-row insert each."""
+    now = utcnow()
+    data = [{"total_amount": total} for total in totals]
+    db.session.execute(_INSERT_TIMELINE, [dict(receipt_id=r.id, event="receipt.issued", at=now, actor_type=actor.type,
+                                               actor_id=actor.id, actor_name=actor.name, reason=None, data=d)
+                                          for r, d in zip(receipts, data)])
+    emit_many("receipt.issued", [(r, {"receipt_key": r.key, "actor": {"type": actor.type, "name": actor.name}, "reason": None, **d})
+                                 for r, d in zip(receipts, data)])

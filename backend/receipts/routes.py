@@ -28,8 +28,13 @@ class IssuerWebhook(MethodView):
         requestBody={"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["type", "data"], "additionalProperties": False,
             "properties": {
-                "type": {"type": "string", "enum": ["receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided"]},
-                "data": {"oneOf": [{"$ref": "#/components/schemas/ReceiptWire"}, {"type": "object"}]},
+                "type": {"type": "string", "enum": ["receipt.issued", "receipt.red_reversed", "receipt.paper_exchanged", "receipt.voided",
+                                                    "receipt.batch"]},
+                "data": {"oneOf": [{"$ref": "#/components/schemas/ReceiptWire"}, {"type": "object"},
+                                   {"type": "object", "description": "receipt.batch: {receipts: [ReceiptWire, …]} — 1 to 500, each sealed; "
+                                    "answered item by item (202 {applied, unchanged, refused, results: [{index, key, result, code, title}]})",
+                                    "required": ["receipts"], "properties": {"receipts": {"type": "array", "minItems": 1, "maxItems": 500,
+                                                                                          "items": {"$ref": "#/components/schemas/ReceiptWire"}}}}]},
             },
         }}}},
     )
@@ -38,7 +43,8 @@ class IssuerWebhook(MethodView):
     @problem_response(blp, 409, "Replayed webhook-id with another body, conflicting content, or receipt locked")
     @problem_response(blp, 422, "The receipt fails validation")
     def post(self, issuer_id):
-        """Receive one issuer event (Standard Webhooks signed)."""
+        """Receive one issuer event (Standard Webhooks signed), or a `receipt.batch` of up to 500
+        issued receipts (a backfill), accepted or refused item by item."""
         limit = request.max_content_length
         if request.content_length is not None and limit is not None and request.content_length > limit:
             raise PayloadTooLarge("The delivery is too large.")

@@ -129,7 +129,14 @@ class VoidSchema(ReceiptRefSchema):
     reason = Text(500, required=True)
 
 
+class BatchSchema(StrictSchema):
+    """A backfill: up to 500 issued receipts, each with its own seal, checked one by one."""
+
+    receipts = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=500))
+
+
 EVENT_SCHEMAS = {
+    "receipt.batch": BatchSchema,
     "receipt.issued": ReceiptWireSchema,
     "receipt.red_reversed": RedReversalSchema,
     "receipt.paper_exchanged": PaperExchangeSchema,
@@ -142,10 +149,24 @@ class WebhookEnvelopeSchema(StrictSchema):
     data = fields.Dict(required=True)
 
 
+class BatchItemResultSchema(Schema):
+    index = fields.Integer()
+    key = fields.String(allow_none=True)
+    result = fields.String(metadata={"description": "applied | unchanged | refused"})
+    code = fields.String(metadata={"description": "the refusal's problem code"})
+    title = fields.String()
+    detail = fields.String()
+    errors = fields.Raw()
+
+
 class WebhookAcceptedSchema(Schema):
-    key = fields.String(required=True, metadata={"example": "46060125-0000012345"})
+    key = fields.String(metadata={"example": "46060125-0000012345", "description": "single events"})
     type = fields.String(required=True)
-    result = fields.String(required=True, metadata={"description": "`applied`, or `unchanged` when the same content was already accepted"})
+    result = fields.String(metadata={"description": "single events: `applied`, or `unchanged` when the same content was already accepted"})
+    applied = fields.Integer(metadata={"description": "receipt.batch: how many were accepted"})
+    unchanged = fields.Integer()
+    refused = fields.Integer()
+    results = fields.List(fields.Nested(BatchItemResultSchema), metadata={"description": "receipt.batch: a result per receipt, in order"})
 
 
 # --- receipt answers (documented; presenters build them) -------------------------------

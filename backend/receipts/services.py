@@ -8,19 +8,21 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from marshmallow import ValidationError
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import defer
 
 from backend.common.actors import Actor
 from backend.common.crypto import federated_payer_hash, pii, sha256_hex
-from backend.common.errors import Conflict, NotFound, ValidationFailed
+from backend.common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.common.models import utcnow
 from backend.common.money import parse_fen
 from backend.extensions import db
 from backend.issuers.models import Issuer
 from backend.issuers.services import series_for_receipt, valid_public_keys
 from backend.receipts import rules, signing
-from backend.receipts.events import NewReceipt, record_change
+from backend.receipts.events import NewReceipt, record_change, record_issued_many
+from backend.receipts.schemas import ReceiptWireSchema
 from backend.receipts.models import Receipt
 from backend.receipts.presenters import PAYER_CONTEXT, is_locked
 
@@ -100,23 +102,20 @@ def find_by_key(key: str, **kwargs) -> Receipt | None:
 
 # Built once: a statement executed with separate parameters reuses its compiled form.
 _INSERT_RECEIPT = insert(Receipt.__table__).returning(Receipt.__table__.c.id)
+# Several rows at once, their ids back in the order given (SQLAlchemy's insertmanyvalues).
+_INSERT_RECEIPT_MANY = insert(Receipt.__table__).returning(Receipt.__table__.c.id, sort_by_parameter_order=True)
+_BATCH_SCHEMA = ReceiptWireSchema()  # built once (a schema instance deep-copies its fields)
 
 
-def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False) -> tuple[Receipt | NewReceipt, str]:
-    """Accepts a newly issued receipt. `raw` is the JSON as sent, `loaded` its schema-loaded form.
-    With `assume_new` the duplicate lookup is skipped: a receipt already stored then fails
-    the insert with an IntegrityError, and the caller retries without it.
-
-    Returns (receipt, "applied" | "unchanged").
-    """
-    if issuer.province != current_app.config["NODE_PROVINCE"]:
-        raise ValidationFailed("This issuer belongs to another province's node.", code="wrong_province")
+def _checked_row(issuer: Issuer, raw: dict, loaded: dict, today, series=None) -> dict:
+    """The receipt row for an issued receipt, after every rule and the issuer's seal; raises
+    the refusal otherwise. No database writes. `series`: the code series, when known."""
     ctx = rules.ReceiptContext(
         node_province=current_app.config["NODE_PROVINCE"],
         issuer_credit_code=issuer.credit_code,
-        today=datetime.now(CHINA_TZ).date(),
+        today=today,
         issuer_id=issuer.id,
-        series=series_for_receipt(issuer.id, raw["code"]),
+        series=series if series is not None else series_for_receipt(issuer.id, raw["code"]),
         series_required=current_app.config["CODE_SERIES_REQUIRED"],
     )
     violations = rules.check_receipt(loaded, ctx)
@@ -129,35 +128,110 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
     if not any(signing.verify_issuer_signature(key.public_key_pem, key.alg, canonical, raw["signature"])
                for key in valid_public_keys(issuer)):
         raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
+    payer = raw["payer"]
+    # `raw` was parsed from this request's body: nothing else holds it, no copy needed.
+    elements = {k: v for k, v in raw.items() if k not in signing.SIGNATURE_FIELDS}
+    elements["payer"] = {k: v for k, v in payer.items() if k != "id_number"}
+    return dict(
+        code=raw["code"], number=raw["number"], province=raw["code"][:2], issuer_id=issuer.id,
+        check_code=raw["check_code"], kind=raw["kind"], issue_date=loaded["issue_date"],
+        issued_at=loaded["issued_at"], total_fen=parse_fen(raw["total_amount"]),
+        payer_id_type=payer["id_type"], payer_hash=pii().lookup_hash(payer["id_type"], payer["id_number"]),
+        payer_fhash=federated_payer_hash(payer["id_type"], payer["id_number"]),
+        payer_id_enc=pii().encrypt(payer["id_number"], PAYER_CONTEXT),
+        elements=elements, content_hash=sha256_hex(canonical), issuer_signature=raw["signature"],
+        platform_signature=signing.platform_signer().sign(raw), lifecycle="issued", reimbursed_fen=0,
+    )
 
-    digest = sha256_hex(canonical)
+
+def _require_own_province(issuer: Issuer):
+    if issuer.province != current_app.config["NODE_PROVINCE"]:
+        raise ValidationFailed("This issuer belongs to another province's node.", code="wrong_province")
+
+
+def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False) -> tuple[Receipt | NewReceipt, str]:
+    """Accepts a newly issued receipt. `raw` is the JSON as sent, `loaded` its schema-loaded form.
+    With `assume_new` the duplicate lookup is skipped: a receipt already stored then fails
+    the insert with an IntegrityError, and the caller retries without it.
+
+    Returns (receipt, "applied" | "unchanged").
+    """
+    _require_own_province(issuer)
+    row = _checked_row(issuer, raw, loaded, datetime.now(CHINA_TZ).date())
     if not assume_new:
         existing = db.session.execute(
             select(Receipt.id, Receipt.issuer_id, Receipt.content_hash).where(Receipt.code == raw["code"], Receipt.number == raw["number"])
         ).first()
         if existing is not None:
-            if existing.issuer_id != issuer.id or existing.content_hash != digest:
+            if existing.issuer_id != issuer.id or existing.content_hash != row["content_hash"]:
                 raise ReceiptConflict(f"Receipt {raw['code']}-{raw['number']} was already accepted with different content.")
             return db.session.get(Receipt, existing.id), "unchanged"
-
-    payer = raw["payer"]
-    # `raw` was parsed from this request's body: nothing else holds it, no copy needed.
-    elements = {k: v for k, v in raw.items() if k not in signing.SIGNATURE_FIELDS}
-    elements["payer"] = {k: v for k, v in payer.items() if k != "id_number"}
-    payer_hash = pii().lookup_hash(payer["id_type"], payer["id_number"])
     # A Core insert: this hot path needs none of the unit of work's bookkeeping.
-    receipt_id = db.session.execute(_INSERT_RECEIPT, dict(
-        code=raw["code"], number=raw["number"], province=raw["code"][:2], issuer_id=issuer.id,
-        check_code=raw["check_code"], kind=raw["kind"], issue_date=loaded["issue_date"],
-        issued_at=loaded["issued_at"], total_fen=parse_fen(raw["total_amount"]),
-        payer_id_type=payer["id_type"], payer_hash=payer_hash, payer_fhash=federated_payer_hash(payer["id_type"], payer["id_number"]),
-        payer_id_enc=pii().encrypt(payer["id_number"], PAYER_CONTEXT),
-        elements=elements, content_hash=digest, issuer_signature=raw["signature"],
-        platform_signature=signing.platform_signer().sign(raw), lifecycle="issued", reimbursed_fen=0,
-    )).scalar_one()
-    receipt = NewReceipt(id=receipt_id, code=raw["code"], number=raw["number"], payer_hash=payer_hash)
+    receipt_id = db.session.execute(_INSERT_RECEIPT, row).scalar_one()
+    receipt = NewReceipt(id=receipt_id, code=row["code"], number=row["number"], payer_hash=row["payer_hash"])
     record_change(receipt, "receipt.issued", _issuer_actor(issuer), data={"total_amount": raw["total_amount"]})
     return receipt, "applied"
+
+
+MAX_BATCH = 500
+
+
+def issue_batch(issuer: Issuer, raws: list) -> list[dict]:
+    """A backfill: up to MAX_BATCH issued receipts in one delivery, itemised — each is
+    accepted (`applied`), already there with the same content (`unchanged`) or refused with
+    its own problem, and the others go on. The accepted ones are written with multi-row
+    inserts in the delivery's one transaction. Returns a result per item, in order."""
+    _require_own_province(issuer)
+    schema, today = _BATCH_SCHEMA, datetime.now(CHINA_TZ).date()
+    results, rows, seen, series = [], [], set(), {}
+    for index, raw in enumerate(raws):
+        try:
+            if not isinstance(raw, dict):
+                raise ValidationFailed("Each item is a receipt object.")
+            try:
+                loaded = schema.load(raw)
+            except ValidationError as exc:
+                raise ValidationFailed("The receipt does not match the schema.", errors=exc.messages)
+            if (raw["code"], raw["number"]) in seen:
+                raise ReceiptConflict("The same receipt appears twice in this batch.", code="duplicate_in_batch")
+            seen.add((raw["code"], raw["number"]))
+            if raw["code"] not in series:  # one lookup per receipt code, not per receipt
+                series[raw["code"]] = series_for_receipt(issuer.id, raw["code"])
+            rows.append((index, _checked_row(issuer, raw, loaded, today, series[raw["code"]])))
+            results.append(None)
+        except DomainError as exc:
+            results.append({"index": index, "key": _key_of(raw), "result": "refused", "code": exc.code, "title": exc.title,
+                            "detail": exc.detail, **({"errors": exc.extra["errors"]} if "errors" in exc.extra else {})})
+    if rows:
+        pairs = {(row["code"], row["number"]) for _, row in rows}
+        existing = {(r.code, r.number): r for r in db.session.execute(
+            select(Receipt.code, Receipt.number, Receipt.issuer_id, Receipt.content_hash)
+            .where(Receipt.code.in_({c for c, _ in pairs}), Receipt.number.in_({n for _, n in pairs})))}
+        fresh = []
+        for index, row in rows:
+            found = existing.get((row["code"], row["number"]))
+            if found is None:
+                fresh.append((index, row))
+            elif found.issuer_id == issuer.id and found.content_hash == row["content_hash"]:
+                results[index] = {"index": index, "key": f"{row['code']}-{row['number']}", "result": "unchanged"}
+            else:
+                conflict = ReceiptConflict("Already accepted with different content.")
+                results[index] = {"index": index, "key": f"{row['code']}-{row['number']}", "result": "refused",
+                                  "code": conflict.code, "title": conflict.title, "detail": conflict.detail}
+        if fresh:
+            ids = db.session.execute(_INSERT_RECEIPT_MANY, [row for _, row in fresh]).scalars().all()
+            new = [NewReceipt(id=receipt_id, code=row["code"], number=row["number"], payer_hash=row["payer_hash"])
+                   for (_, row), receipt_id in zip(fresh, ids)]
+            record_issued_many(new, _issuer_actor(issuer), [row["elements"]["total_amount"] for _, row in fresh])
+            for (index, _), receipt in zip(fresh, new):
+                results[index] = {"index": index, "key": receipt.key, "result": "applied"}
+    return results
+
+
+def _key_of(raw) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("code"), str) and isinstance(raw.get("number"), str):
+        return f"{raw['code'][:8]}-{raw['number'][:10]}"
+    return None
 
 
 def _owned_for_change(issuer: Issuer, data: dict) -> Receipt:

@@ -169,6 +169,8 @@ def _apply(issuer: Issuer, msg_id: str, body: bytes, *, careful: bool) -> Delive
         if replay is not None:
             return replay
     event_type, raw, loaded = _parse(body)
+    if event_type == "receipt.batch":
+        return _apply_batch(issuer, msg_id, body_hash, raw["receipts"])
     handler = services.HANDLERS[event_type]
     if event_type == "receipt.issued":
         receipt, result = handler(issuer, raw, loaded, assume_new=not careful)
@@ -180,6 +182,18 @@ def _apply(issuer: Issuer, msg_id: str, body: bytes, *, careful: bool) -> Delive
     issuer_id = issuer.id  # read before commit, which expires the instance
     db.session.commit()
     log.info("issuer delivery applied", extra={"issuer_id": issuer_id, "event_type": event_type, "result": result, "receipt_key": answer["key"]})
+    return DeliveryResult(202, answer)
+
+
+def _apply_batch(issuer: Issuer, msg_id: str, body_hash: str, receipts: list) -> DeliveryResult:
+    items = services.issue_batch(issuer, receipts)
+    counts = {outcome: sum(1 for item in items if item["result"] == outcome) for outcome in ("applied", "unchanged", "refused")}
+    answer = {"type": "receipt.batch", **counts, "results": items}
+    db.session.execute(_INSERT_INBOUND, dict(
+        issuer_id=issuer.id, webhook_id=msg_id, body_hash=body_hash, status_code=202, response=answer, created_at=utcnow()))
+    issuer_id = issuer.id
+    db.session.commit()
+    log.info("issuer batch applied", extra={"issuer_id": issuer_id, **counts})
     return DeliveryResult(202, answer)
 
 

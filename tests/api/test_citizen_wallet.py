@@ -103,7 +103,7 @@ def test_detail_has_every_element_timeline_and_ledger(client, operator, hospital
     assert detail["display_status"] == "已报销" and detail["reimbursement"] == "full"
     assert [t["event"] for t in detail["timeline"]] == ["receipt.issued", "receipt.locked", "receipt.reimbursed", "receipt.unlocked"]
     assert detail["ledger"] == [{"unit": detail["ledger"][0]["unit"], "outcome": "reimbursed", "amount": "356.80",
-                                 "reimbursed_at": detail["ledger"][0]["reimbursed_at"], "reference": "YB-9", "reason": None}]
+                                 "reimbursed_at": detail["ledger"][0]["reimbursed_at"], "reference": "YB-9", "reason": None, "settlement": None}]
 
 
 def test_someone_elses_receipt_answers_like_an_unknown_one(client, hospital, zhang):
