@@ -175,9 +175,4 @@ def _now():
     return datetime.now(timezone.utc)
 
 
-app = None
-if __name__ != "__main__":  # `flask --app bots.app run` and gunicorn `bots.app:app`
-    try:
-        app = create_app()
-    except Exception:  # noqa: BLE001 - imported by tests with their own config
-        app = None
+app = create_app()  # `flask --app bots.app run`, gunicorn `bots.app:app`; configured from the environment
