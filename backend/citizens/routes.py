@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.citizens import services, wallet
-from backend.citizens.schemas import AssertionSchema, LogoutSchema, ProfileSchema, RefreshSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
+from backend.citizens.schemas import AssertionSchema, LogoutSchema, ProfileSchema, RefreshSchema, SessionListSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
 from backend.common import attempts
 from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
 from backend.common.auth import citizen_required
@@ -60,6 +60,28 @@ class StreamTickets(MethodView):
         """A single-use ticket (60 s) that opens the live stream, `GET /me/stream?ticket=…`,
         for browsers whose EventSource cannot send an Authorization header."""
         return services.issue_stream_ticket(g.citizen, g.get("citizen_session_id"))
+
+
+@me_blp.route("/sessions")
+class Sessions(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.alt_response(200, schema=SessionListSchema, success=True)
+    @me_blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """Where I am signed in: sign-ins of the mini-app and chat bindings, the current one marked."""
+        return services.sessions_of(g.citizen, g.get("citizen_session_id"))
+
+
+@me_blp.route("/sessions/<session_id>")
+class Session(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.response(204)
+    @me_blp.doc(security=[{"bearer": []}])
+    def delete(self, session_id):
+        """Sign one session out; its access tokens end at once (a chat binding's: the binding ends)."""
+        services.end_session(g.citizen, session_id)
 
 
 @me_blp.route("")

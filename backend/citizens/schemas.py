@@ -98,3 +98,15 @@ class DemoCitizenListSchema(Schema):
 
 class DemoAssertionSchema(Schema):
     assertion = fields.String(metadata={"description": "an identity JWT for POST /api/v1/auth/citizen"})
+
+
+class SessionSchema(Schema):
+    id = fields.String(metadata={"description": "the session (a sign-in, or a chat binding)"})
+    kind = fields.String(metadata={"description": "app | chat"})
+    started_at = Timestamp()
+    last_active_at = Timestamp(metadata={"description": "its last refresh"})
+    current = fields.Boolean(metadata={"description": "the session asking"})
+
+
+class SessionListSchema(Schema):
+    items = fields.List(fields.Nested(SessionSchema))

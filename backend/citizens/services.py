@@ -125,6 +125,38 @@ def logout(refresh_token: str, everywhere: bool = False) -> None:
         sessions.announce_revoked(family)
 
 
+def sessions_of(citizen: Citizen, current: str | None) -> dict:
+    """The citizen's signed-in sessions (sign-ins of the mini-app, chat bindings' delegated
+    sessions): when each began and was last refreshed, which one is asking."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(
+        select(RefreshToken.family_id, RefreshToken.scope, func.min(RefreshToken.created_at), func.max(RefreshToken.created_at),
+               func.max(RefreshToken.expires_at))
+        .where(RefreshToken.citizen_id == citizen.id, RefreshToken.revoked_at.is_(None))
+        .group_by(RefreshToken.family_id, RefreshToken.scope).order_by(func.max(RefreshToken.created_at).desc())).all()
+    now = utcnow()
+    return {"items": [{"id": family, "kind": "chat" if scope == "chat" else "app", "started_at": as_utc(started).isoformat(),
+                       "last_active_at": as_utc(last).isoformat(), "current": family == current}
+                      for family, scope, started, last, expires in rows if as_utc(expires) > now]}
+
+
+def end_session(citizen: Citizen, session_id: str) -> None:
+    """Signs one session out (a chat binding's session: that binding ends too)."""
+    from backend.chat.models import ChatBinding
+
+    owned = db.session.scalar(select(RefreshToken.id).where(RefreshToken.citizen_id == citizen.id, RefreshToken.family_id == session_id).limit(1))
+    if owned is None:
+        from backend.common.errors import NotFound
+
+        raise NotFound("No such session.", code="session_not_found", title="未找到该登录")
+    binding = db.session.get(ChatBinding, session_id)
+    if binding is not None and binding.citizen_id == citizen.id:
+        binding.active = False
+    revoke_session(session_id)
+    db.session.commit()
+
+
 def issue_delegated_pair(citizen: Citizen, binding_id: str) -> dict:
     """A chat binding's token: the citizen's, limited to the chat scope (read receipts, claims
     and notifications; revoke authorizations), its session the binding. Caller commits."""

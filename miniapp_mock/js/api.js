@@ -49,6 +49,9 @@ export const api = {
   markRead: (ids) => authed("me/notifications/read", { method: "POST", body: ids === "all" ? { all: true } : { ids } }),
   streamTicket: () => authed("me/stream-tickets", { method: "POST" }),
 
+  sessions: (signal) => authed("me/sessions", { signal }),
+  endSession: (sessionId) => authed(`me/sessions/${enc(sessionId)}`, { method: "DELETE" }),
+
   chatBindingCode: () => authed("me/chat-binding-codes", { method: "POST" }),
   chatBindings: (signal) => authed("me/chat-bindings", { signal }),
   unbindChat: (bindingId) => authed(`me/chat-bindings/${enc(bindingId)}`, { method: "DELETE" }),

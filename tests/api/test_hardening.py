@@ -233,3 +233,26 @@ def test_errors_are_documented_as_problem_details(client):
     default = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]
     assert list(default) == ["application/problem+json"]
     assert ZHANG_SAN_ID not in json.dumps(spec)
+
+
+def test_a_citizen_lists_sessions_and_signs_one_out(client):
+    from tests.support import Bot
+
+    first = client.post("/api/v1/auth/citizen", json={"assertion": client.post(
+        "/api/v1/demo/assertion", json={"citizen": "zhangsan"}).json["assertion"]}).json
+    second = client.post("/api/v1/auth/citizen", json={"assertion": client.post(
+        "/api/v1/demo/assertion", json={"citizen": "zhangsan"}).json["assertion"]}).json
+    me = bearer(first["access_token"])
+    bound = Bot(client).bind(me, "wx-sessions")
+    listed = client.get("/api/v1/me/sessions", headers=me).json["items"]
+    assert sorted(s["kind"] for s in listed) == ["app", "app", "chat"]
+    assert [s["current"] for s in listed].count(True) == 1
+    other = next(s for s in listed if s["kind"] == "app" and not s["current"])
+    assert client.delete(f"/api/v1/me/sessions/{other['id']}", headers=me).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(second["access_token"])).json["code"] == "session_revoked"
+    chat = next(s for s in listed if s["kind"] == "chat")
+    assert client.delete(f"/api/v1/me/sessions/{chat['id']}", headers=me).status_code == 204
+    assert client.get("/api/v1/me/receipts", headers=bearer(bound["access_token"])).status_code == 401
+    assert not client.get("/api/v1/me/chat-bindings", headers=me).json["items"][0]["active"]
+    assert client.delete("/api/v1/me/sessions/not-mine", headers=me).status_code == 404
+    assert [s["kind"] for s in client.get("/api/v1/me/sessions", headers=me).json["items"]] == ["app"]

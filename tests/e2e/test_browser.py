@@ -660,6 +660,15 @@ def test_sign_out_everywhere(phone, client):
 
     phone_sign_in(phone, "zhangsan", "/app/#/me")
     expect(tid(phone, "binding-item")).to_have_count(1)
+    # 登录设备: this phone, the other sign-in and the WeChat binding; the other phone signed out from here.
+    expect(tid(phone, "session-item")).to_have_count(3)
+    expect(phone.locator('[data-testid="session-item"][data-current="true"]')).to_have_count(1)
+    other_phone = phone.locator('[data-testid="session-item"][data-kind="app"][data-current="false"]')
+    other_phone.locator('[data-testid="session-end"]').click()
+    tid(phone, "session-end-dialog-confirm").click()
+    expect(tid(phone, "session-item")).to_have_count(2)
+    assert client.get("/api/v1/me", headers=bearer(other["access_token"])).status_code == 401
+    fits_375(phone, "sessions")
     tid(phone, "logout-everywhere-button").click()
     dialog = tid(phone, "logout-everywhere-dialog")
     expect(dialog).to_contain_text("所有")
@@ -672,7 +681,7 @@ def test_sign_out_everywhere(phone, client):
     expect(tid(phone, "login-citizen", handle="zhangsan")).to_be_visible()
     expect(tid(phone, "toast")).to_have_text("已退出所有设备")
     assert phone.evaluate("() => sessionStorage.getItem('piaojia.tokens')") is None
-    # The other sign-in and the WeChat account are signed out too.
+    # The WeChat account is signed out too (the other sign-in already was, above).
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}).status_code == 401
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": bound["refresh_token"]}).status_code == 401
     assert client.get("/api/v1/me/receipts", headers=bearer(bound["access_token"])).status_code == 401

@@ -43,6 +43,49 @@ function bindingItem(binding, onUnbind) {
     unbindButton);
 }
 
+const SESSION_KINDS = { app: "小程序登录", chat: "微信公众号绑定" };
+
+/** Where I am signed in; each session but this one can be signed out here. */
+function sessionsSection(ctx) {
+  const box = h("div", { class: "pj-sessions", "data-testid": "sessions" }, loadingState("正在加载登录设备"));
+
+  function item(session) {
+    const end = session.current ? null
+      : h("button", { type: "button", class: "weui-btn weui-btn_mini weui-btn_default", "data-testid": "session-end" }, "退出");
+    end?.addEventListener("click", async () => {
+      const ok = await confirmDialog({ title: "退出该登录？", body: "该设备上的登录将立即失效。", confirmText: "退出", testid: "session-end-dialog" });
+      if (!ok) return;
+      setBusy(end, true);
+      try {
+        await api.endSession(session.id);
+        toast("已退出该登录", { type: "success" });
+        load();
+      } catch (error) {
+        toastError(error);
+        setBusy(end, false);
+      }
+    });
+    return h("li", { class: "pj-binding", "data-testid": "session-item", "data-kind": session.kind, "data-current": String(session.current) },
+      h("div", { class: "pj-binding__main" },
+        h("p", { class: "pj-binding__title" }, tag(SESSION_KINDS[session.kind] || session.kind, session.current ? "normal" : "authorized"),
+          session.current ? h("span", { class: "pj-binding__account" }, "本设备") : null),
+        h("p", { class: "pj-binding__meta" }, `登录于 ${dateTime(session.started_at)} · 最近活动 ${relativeTime(session.last_active_at)}`)),
+      end);
+  }
+
+  async function load() {
+    try {
+      const { items } = await api.sessions(ctx.signal);
+      if (!ctx.active) return;
+      replace(box, h("ul", { class: "pj-bindings" }, ...items.map(item)));
+    } catch (error) {
+      if (ctx.active) replace(box, errorState(error, load));
+    }
+  }
+  load();
+  return box;
+}
+
 function bindingSection(ctx) {
   const codeButton = h("button", { type: "button", class: "weui-btn weui-btn_primary weui-btn_mini pj-bind__button", "data-testid": "binding-code-button" }, "获取绑定码");
   const codeBox = h("div", { class: "pj-bind__code-box", hidden: true, "aria-live": "polite" });
@@ -202,6 +245,8 @@ export function render(ctx) {
       linkCell("#/wallet", "wallet", "我的票夹", "link-wallet")),
     sectionTitle("绑定微信公众号"),
     bindingSection(ctx),
+    sectionTitle("登录设备"),
+    sessionsSection(ctx),
     h("p", { class: "pj-profile__privacy" }, icon("shield", "pj-icon pj-icon--inline"),
       "您的身份信息由“海易办”实名认证提供，仅用于归集您本人的票据。"),
     h("div", { class: "weui-btn-area" }, logoutButton, everywhereButton)));
