@@ -37,6 +37,17 @@ class PiaojiaApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _openapi_json(self):
+        """The spec, with an example for every JSON answer (derived from its schema)."""
+        import json as _json
+
+        from flask import current_app
+
+        from backend.common.openapi_examples import add_examples
+
+        spec = add_examples(_json.loads(_json.dumps(self.spec.to_dict())))
+        return current_app.response_class(_json.dumps(spec, ensure_ascii=False, indent=2), mimetype="application/json")
+
     def _register_responses(self):
         saved = self.DEFAULT_RESPONSE_CONTENT_TYPE
         self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"

@@ -48,6 +48,9 @@ def test_every_operation_documents_success_errors_and_security(client):
             schema = _resolve(spec, content.get("application/json", {}).get("schema"))
             if not schema or not (schema.get("properties") or schema.get("items") or schema.get("additionalProperties")):
                 problems.append(f"{method} {path}: {code} has no JSON schema with fields")
+            example = content.get("application/json", {}).get("example")
+            if not example or (isinstance(example, dict) and set(example) != set(schema.get("properties") or example)):
+                problems.append(f"{method} {path}: {code} has no example of its schema's shape")
         errors = [code for code in responses if code == "default" or code[0] in "45"]
         if not errors or any("application/problem+json" not in responses[c].get("content", {}) for c in errors):
             problems.append(f"{method} {path}: errors not documented as problem details")
