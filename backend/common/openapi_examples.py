@@ -10,7 +10,7 @@ BY_NAME = {"key": "46060125-0000012345", "receipt_key": "46060125-0000012345", "
 
 
 def example_of(spec: dict, schema: dict, name: str = "", depth: int = 0):
-    if depth > 6 or not isinstance(schema, dict):
+    if depth > 16 or not isinstance(schema, dict):
         return None
     if "$ref" in schema:
         target = schema["$ref"].rsplit("/", 1)[1]
