@@ -24,6 +24,8 @@ def create_app(config=None):
 
     if app.config.get("ENV_NAME") == "production":
         missing = [name for name in app.config.get("REQUIRED", ()) if not app.config.get(name)]
+        if app.config.get("PLATFORM_SIGNATURE_ALG") == "SM2" and not app.config.get("PLATFORM_SM2_SIGNING_KEY"):
+            missing.append("PLATFORM_SM2_SIGNING_KEY")
         if app.config.get("HUB_URL") or app.config.get("NODE_ROLE") == "hub":
             missing += [name for name in ("FEDERATION_SIGNING_KEY", "FEDERATION_PAYER_KEY") if not app.config.get(name)]
         if missing:

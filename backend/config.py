@@ -21,6 +21,9 @@ class BaseConfig:
     PII_KEY = os.environ.get("PII_KEY")
     # PEM of the node's ES256 supervision-signature key (财政监制签章).
     PLATFORM_SIGNING_KEY = os.environ.get("PLATFORM_SIGNING_KEY") or None
+    # The supervision signature's algorithm: ES256 (default) or SM2 (with SM3), and the SM2 key (PEM or path).
+    PLATFORM_SIGNATURE_ALG = os.environ.get("PLATFORM_SIGNATURE_ALG", "ES256")
+    PLATFORM_SM2_SIGNING_KEY = os.environ.get("PLATFORM_SM2_SIGNING_KEY") or None
     # Older PII keys, comma-separated, still accepted for decryption (key rotation).
     PII_OLD_KEYS = [k for k in os.environ.get("PII_OLD_KEYS", "").split(",") if k]
     # Key of the lookup hash; keep it fixed across PII_KEY rotations (default: PII_KEY).

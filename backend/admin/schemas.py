@@ -14,7 +14,7 @@ class IssuerCreateSchema(Schema):
     credit_code = fields.String(required=True, metadata=CREDIT_CODE_DOC)
     province = fields.String(required=True, metadata=PROVINCE_DOC)
     public_key_pem = fields.String(required=True, metadata={"description": "the issuer's seal key, PEM (SubjectPublicKeyInfo, P-256)"})
-    alg = fields.String(load_default="ES256", metadata={"enum": ["ES256"]})
+    alg = fields.String(load_default="ES256", metadata={"enum": ["ES256", "SM2"], "description": "ES256 (P-256) or SM2 with SM3 (signer id 1234567812345678)"})
 
 
 class IssuerSchema(Schema):
@@ -39,7 +39,7 @@ class IssuerKeySchema(Schema):
 
 class IssuerKeyCreateSchema(Schema):
     public_key_pem = fields.String(required=True)
-    alg = fields.String(load_default="ES256")
+    alg = fields.String(load_default="ES256", metadata={"enum": ["ES256", "SM2"]})
     overlap_hours = fields.Integer(load_default=72, validate=validate.Range(min=0, max=24 * 30), metadata={
         "description": "how long the keys valid so far keep verifying, while the hospital's systems switch over"})
 

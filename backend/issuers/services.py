@@ -5,6 +5,7 @@ import re
 import secrets
 from datetime import timedelta
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import bindparam, or_, select, text
@@ -14,21 +15,35 @@ from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
 from backend.extensions import db
 from backend.issuers.models import Issuer, IssuerCodeSeries, IssuerKey, IssuerWebhookSecret
+from backend.receipts import sm2
 from backend.receipts.rules import SeriesRange
 
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-SUPPORTED_ALGS = ("ES256",)
+SUPPORTED_ALGS = ("ES256", "SM2")
 SECRET_CONTEXT = "issuer-webhook-secret"
 
 
 def _new_key(pem: str, alg: str) -> IssuerKey:
-    """A checked seal key: a supported algorithm and a public key that fits it."""
+    """A checked seal key: a supported algorithm and a public key that fits it.
+    ES256: a P-256 SubjectPublicKeyInfo PEM. SM2: an SM2 SubjectPublicKeyInfo PEM
+    (id-ecPublicKey, curve 1.2.156.10197.1.301), or hex 04‖x‖y, stored as that PEM."""
     if alg not in SUPPORTED_ALGS:
         raise ValidationFailed(f"alg must be one of {', '.join(SUPPORTED_ALGS)}", code="unsupported_alg")
-    try:
-        key = serialization.load_pem_public_key((pem or "").encode())
-    except (ValueError, TypeError):
+    if not isinstance(pem, str):
         raise ValidationFailed("public_key_pem is not a PEM public key.", code="invalid_public_key")
+    if alg == "SM2":
+        try:
+            sm2_key = sm2.load_public_key(pem)
+        except ValueError:
+            raise ValidationFailed("SM2 needs an SM2 public key (PEM SubjectPublicKeyInfo on curve 1.2.156.10197.1.301, "
+                                   "or hex 04‖x‖y).", code="invalid_public_key")
+        if not pem.lstrip().startswith("-----BEGIN"):
+            pem = sm2_key.to_pem()
+        return IssuerKey(public_key_pem=pem, alg=alg, fingerprint=hashlib.sha256(sm2_key.to_der()).hexdigest())
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # UnsupportedAlgorithm: e.g. an SM2 key given as ES256
+        raise ValidationFailed("public_key_pem is not a PEM public key of a supported kind.", code="invalid_public_key")
     if not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
         raise ValidationFailed("ES256 needs an ECDSA P-256 public key.", code="invalid_public_key")
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -81,7 +81,7 @@ class DetailItemSchema(ItemSchema):
 
 
 class SignatureSchema(StrictSchema):
-    alg = fields.String(required=True, validate=validate.OneOf(("ES256",)))
+    alg = fields.String(required=True, validate=validate.OneOf(("ES256", "SM2")))
     value = fields.String(required=True, validate=validate.Length(min=16, max=512))
 
 
