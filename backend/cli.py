@@ -65,6 +65,22 @@ def register(app):
         click.echo(json.dumps({"idempotency_keys": purge_keys(age), "webhook_replays": purge_replay_records(age),
                                **purge_expired_credentials()}))
 
+    @app.cli.command("archive-check")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def archive_check(path):
+        """Check an electronic archive (GET /api/v1/unit/archive): every SHA-256 against manifest.json
+        and manifest.sha256, every layout file's signature against this node's certificate,
+        metadata.xml. Prints a JSON report; exits 1 when anything is wrong."""
+        from flask import current_app
+
+        from backend.reimbursements.archive import check_archive
+        from backend.verification.layout import signer
+
+        report = check_archive(path, [signer().cert_pem], max_layout_bytes=current_app.config["LAYOUT_MAX_BYTES"])
+        click.echo(json.dumps(report, ensure_ascii=False))
+        if not report["ok"]:
+            raise click.exceptions.Exit(1)
+
     @app.cli.group("federation")
     def federation():
         """The hub's directory of provincial nodes (DESIGN §6)."""

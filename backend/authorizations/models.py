@@ -32,14 +32,16 @@ class AuthorizationRequest(db.Model):
 
 
 class Authorization(db.Model):
-    """A citizen's consent (授权) of named receipts to one unit for one purpose."""
+    """A citizen's consent (授权) of named receipts to one unit for one purpose — or a unit
+    passing on a receipt it paid itself (`grantor_unit_id`; no citizen, no QR request)."""
 
     __tablename__ = "authorizations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
-    request_id: Mapped[str] = mapped_column(ForeignKey("authorization_requests.id"), unique=True)
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("authorization_requests.id"), unique=True, nullable=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
-    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id"), index=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True, nullable=True)
+    grantor_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True, nullable=True)
     purpose: Mapped[str] = mapped_column(String(100))
     reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     amount_cap_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -48,7 +50,7 @@ class Authorization(db.Model):
     revoked_at = mapped_column(TZDateTime(), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # citizen | system
 
-    unit = relationship("Unit")
+    unit = relationship("Unit", foreign_keys=[unit_id])
     receipts = relationship("AuthorizedReceipt", back_populates="authorization", order_by="AuthorizedReceipt.id")
 
 

@@ -8,7 +8,7 @@ Each public function is one transaction.
 """
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, update
@@ -338,7 +338,7 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
     fen = _parse_feedback_amount(outcome, amount)
     settled = _settlement(outcome, fen, settlement)
     now = utcnow()
-    when = as_utc(reimbursed_at) or now
+    when = as_utc(reimbursed_at).astimezone(timezone.utc) if reimbursed_at else now  # stored as UTC on every database
     if when > now + timedelta(minutes=5):
         raise ValidationFailed("reimbursed_at lies in the future.", code="invalid_reimbursed_at")
     receipt = _load_for_update(key)

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from backend.admin.schemas import UnitSchema
 from backend.common.auth import client_required
 from backend.common.idempotency import idempotent
+from backend.reimbursements import archive as archives
 from backend.reimbursements import services as reimbursements
 from backend.units import views
 from backend.units.schemas import (
@@ -13,6 +14,10 @@ from backend.units.schemas import (
     BatchVerifyResultSchema,
     BookingRequestSchema,
     BookingSchema,
+    OwnReceiptArgsSchema,
+    TransferListSchema,
+    TransferRequestSchema,
+    TransferSchema,
     FeedbackRequestSchema,
     FeedbackSchema,
     LockRequestSchema,
@@ -134,6 +139,52 @@ class BookReceipt(UnitView):
         return reimbursements.book(self.unit, key, voucher_no=data["voucher_no"], booked_on=booked_on, amount=data["amount"])
 
 
+@blp.route("/own-receipts")
+class OwnReceipts(UnitView):
+    @blp.arguments(OwnReceiptArgsSchema, location="query")
+    @blp.alt_response(200, schema=ReceiptPageSchema, description="receipts whose payer is this unit", success=True)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """The unit's own receipts (单位数字账户): payer `organization` with this unit's credit code, live."""
+        from backend.authorizations import transfers
+
+        return transfers.own_receipts(self.unit, **args)
+
+
+@blp.route("/own-receipts/<key>/transfers")
+class OwnReceiptTransfers(UnitView):
+    @blp.alt_response(200, schema=TransferListSchema, success=True)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, key):
+        """To whom this own receipt was passed on."""
+        from backend.authorizations import transfers
+
+        return transfers.transfers_of(self.unit, key)
+
+    @blp.arguments(TransferRequestSchema)
+    @blp.response(201, TransferSchema)
+    @problem_response(blp, 409, "unit_not_active: the receiving unit is frozen or cancelled")
+    @problem_response(blp, 422, "same_unit")
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, key):
+        """Pass the receipt on (授信流转): the receiving unit holds an authorization as if a citizen had approved it."""
+        from backend.authorizations import transfers
+
+        return transfers.transfer(self.unit, key, data["to_credit_code"])
+
+
+@blp.route("/own-receipts/<key>/transfers/<transfer_id>")
+class OwnReceiptTransfer(UnitView):
+    @blp.alt_response(200, schema=TransferSchema, description="revoked", success=True)
+    @problem_response(blp, 409, "locked_by_recipient: no longer revocable")
+    @blp.doc(security=[{"bearer": []}])
+    def delete(self, key, transfer_id):
+        """Revoke a transfer, while the receiving unit has not locked the receipt."""
+        from backend.authorizations import transfers
+
+        return transfers.revoke(self.unit, key, transfer_id)
+
+
 @blp.route("/receipts/<key>/layout.pdf")
 class UnitLayoutFile(UnitView):
     @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "the signed layout file",
@@ -147,3 +198,24 @@ class UnitLayoutFile(UnitView):
         pdf = signed_layout(views.get_receipt(self.unit, key))
         return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{key}.pdf"',
                                                                    "Cache-Control": "no-store"})
+
+
+@blp.route("/archive")
+class UnitArchive(UnitView):
+    @blp.arguments(archives.ArchiveArgsSchema, location="query")
+    @problem_response(blp, 422, "archive_range_too_long: more than 366 days; validation_failed: from/to missing, "
+                                "not YYYY-MM-DD, or to before from")
+    @blp.doc(security=[{"bearer": []}], responses={"200": {
+        "description": "a zip: per receipt <key>/receipt.json, layout.pdf, signatures.json, timeline.json, ledger.json; "
+                       "metadata.xml (DA/T 95-2022), manifest.json and manifest.sha256 (SHA-256 of every file)",
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, args):
+        """The electronic archive (电子会计凭证归档) of the receipts this unit reimbursed, as a zip.
+
+        Every receipt with a `reimbursed` ledger entry of this unit dated from `from` to `to` (Beijing
+        dates, at most 366 days), streamed one receipt at a time; each read is logged for its citizen."""
+        from flask import Response, stream_with_context
+
+        archive = archives.prepare(self.unit, args["date_from"], args["date_to"])
+        return Response(stream_with_context(archive.chunks()), mimetype="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="{archive.filename}"', "Cache-Control": "no-store"})

@@ -126,3 +126,36 @@ class BookingSchema(Schema):
     booked_on = fields.String(metadata={"format": "date"})
     amount = fields.String()
     booked_at = Timestamp(metadata={"description": "when the entry was recorded"})
+
+
+class TransferRequestSchema(Strict):
+    to_credit_code = fields.String(required=True, validate=FullMatch(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+                                                                      error="must be an 18-character unified social credit code"),
+                                   metadata={"description": "the receiving unit's credit code", "example": "91460000MA5T123456"})
+
+
+class TransferUnitSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    credit_code = fields.String()
+    kind = fields.String()
+    kind_label = fields.String()
+
+
+class TransferSchema(Schema):
+    id = fields.String(metadata={"description": "the authorization the receiving unit holds"})
+    receipt_key = fields.String()
+    to = fields.Nested(TransferUnitSchema)
+    created_at = Timestamp()
+    expires_at = Timestamp()
+    revoked_at = Timestamp(allow_none=True)
+    locked_by_recipient = fields.Boolean(metadata={"description": "then it can no longer be revoked"})
+
+
+class TransferListSchema(Schema):
+    items = fields.List(fields.Nested(TransferSchema))
+
+
+class OwnReceiptArgsSchema(Schema):
+    cursor = fields.String(validate=validate.Length(max=40))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
