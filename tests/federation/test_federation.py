@@ -75,8 +75,11 @@ def cluster(tmp_path_factory):
         assert entry["province"] == province and entry["keys"][0]["valid"]
     listed = json.loads(hub.cli("federation", "nodes"))
     assert [n["province"] for n in listed["nodes"]] == ["42", "44", "46"]
+    hub_operator = hub.operator()
+    assert [n["province"] for n in requests.get(hub.url + "/api/v1/admin/federation/nodes", headers=hub_operator).json()["nodes"]] == ["42", "44", "46"]
     operators = {p: n.operator() for p, n in nodes.items()}
-    world = {"hub": hub, "nodes": nodes, "operators": operators, "hospital": Hospital(nodes["46"], operators["46"])}
+    world = {"hub": hub, "nodes": nodes, "operators": operators, "hospital": Hospital(nodes["46"], operators["46"]),
+             "hub_operator": hub_operator}
     world["units"] = {
         "44": nodes["44"].unit(operators["44"], "广州市医疗保障局", "11440100MB0000001X"),
         "42": nodes["42"].unit(operators["42"], "武汉市医疗保障局", "11420100MB0000002X"),
@@ -104,6 +107,10 @@ def test_a_citizen_sees_receipts_issued_in_another_province_with_live_status(clu
     wait_until(lambda: key_of(after) in wallet(n44, zhang44), what="the new receipt announced to node 44")
     inbox = requests.get(n44.url + "/api/v1/me/notifications", headers=zhang44).json()["items"]
     assert any(item["receipt_key"] == key_of(after) for item in inbox)  # pushed on node 44
+    # The hub's statistics: keyed payer hashes only, the issuing and the account province indexed.
+    stats = requests.get(cluster["hub"].url + "/api/v1/admin/federation/stats", headers=cluster["hub_operator"]).json()
+    assert stats["nodes"] == 3 and stats["payers_indexed"] >= 1 and stats["index_entries"]["account"] >= 1
+    assert stats["messages"]["receipt.announce"] >= 1 and stats["messages"]["payer.subscribe"] >= 1
 
     # A unit on node 44 (interface mode) locks, renews and reimburses part: node 46 decides.
     unit44 = cluster["units"]["44"]
