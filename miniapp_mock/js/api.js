@@ -35,6 +35,7 @@ export const api = {
   receipts: (query, signal) => authed("me/receipts", { query, signal }),
   receipt: (key, signal) => authed(`me/receipts/${enc(key)}`, { signal }),
   accessLog: (key, signal) => authed(`me/receipts/${enc(key)}/access-log`, { signal }),
+  layoutFile: (key) => authed(`me/receipts/${enc(key)}/layout.pdf`, { blob: true }),
 
   scan: (qrText) => authed("me/scans", { method: "POST", body: { qr_text: qrText } }),
   approve: (requestId, receiptKeys) =>

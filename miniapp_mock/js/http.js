@@ -35,7 +35,7 @@ export function apiUrl(path, query, base = API_BASE) {
 }
 
 /** `base`: API_BASE unless given (BOT_BASE for the chat bot, which answers the same way). */
-export async function request(path, { method = "GET", body, query, token, signal, base = API_BASE } = {}) {
+export async function request(path, { method = "GET", body, query, token, signal, base = API_BASE, blob = false } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -50,6 +50,7 @@ export async function request(path, { method = "GET", body, query, token, signal
     throw new ApiError({ title: "网络连接失败，请检查网络后重试", detail: String(error && error.message || error) });
   }
   if (response.status === 204) return null;
+  if (blob && response.ok) return response.blob();
   const type = response.headers.get("Content-Type") || "";
   let data = null;
   if (type.includes("json")) {

@@ -236,6 +236,12 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         expect(tid(phone, "receipt-detail").locator('[data-testid="status"]').first).to_have_text("部分报销")
         expect(tid(phone, "remaining-amount")).to_contain_text("156.80")
         assert phone.evaluate("() => window.pjSamePage === true"), "the phone reloaded the page"
+        # The receipt's layout file (版式文件), signed by the node, saved from the detail screen.
+        with phone.expect_download() as download:
+            tid(phone, "layout-download").click()
+        assert download.value.suggested_filename == f"{k1}.pdf"
+        with open(download.value.path(), "rb") as pdf:
+            assert pdf.read(5) == b"%PDF-"
         context.close()
     finally:
         browser.close()

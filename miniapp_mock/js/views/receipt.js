@@ -9,7 +9,7 @@ import {
   provinceName, RECEIPT_KINDS, TIMELINE_EVENTS, VISIT_FIELDS,
 } from "../format.js";
 import { receiptKeysOf } from "../stream.js";
-import { card, emptyState, errorState, headerButton, kvList, loadingState, pageHeader, sectionTitle, statusTag, tag } from "../ui.js";
+import { card, emptyState, errorState, headerButton, kvList, loadingState, pageHeader, sectionTitle, statusTag, tag, toastError } from "../ui.js";
 
 function itemsTable(items, { caption, detail = false }) {
   const head = ["项目名称", "数量", "单价", "金额"];
@@ -179,7 +179,31 @@ function detailView(r, access) {
     sectionTitle("状态时间线"), card(timelineList(r.timeline)),
     sectionTitle("谁查看过"), card(accessList(access), { testid: "access-log-card" }),
     sectionTitle("查验信息"), card([verification,
-      h("p", { class: "pj-muted pj-pad" }, "报销单位可凭票据代码、号码、校验码和金额在财政电子票据查验平台核验真伪；财政监管签名证明该票据已由本平台登记。")]));
+      h("p", { class: "pj-muted pj-pad" }, "报销单位可凭票据代码、号码、校验码和金额在财政电子票据查验平台核验真伪；财政监管签名证明该票据已由本平台登记。"),
+      layoutButton(r.key)]));
+}
+
+/** 下载版式文件: the signed PDF, fetched with the token (a link cannot carry it) and saved. */
+function layoutButton(key) {
+  const button = h("button", { type: "button", class: "weui-btn weui-btn_default pj-layout-download", "data-testid": "layout-download" },
+    "下载版式文件（PDF）");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const blob = await api.layoutFile(key);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: `${key}.pdf` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      toastError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "pj-pad" }, button);
 }
 
 export function render(ctx) {
