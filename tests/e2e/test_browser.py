@@ -222,6 +222,18 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         expect(tid(console, "remaining-amount")).to_have_text("156.80")
         expect(tid(console, "feedback-result")).to_contain_text("本次报销 ¥200.00")
 
+        # The finance office books it (入账) once, and saves the signed layout file.
+        expect(tid(console, "booking-amount")).to_have_value("200.00")
+        tid(console, "booking-voucher").fill("记-2026-118")
+        tid(console, "booking-submit").click()
+        expect(tid(console, "booking-result")).to_contain_text("凭证号 记-2026-118")
+        expect(tid(console, "booking-form")).to_have_count(0)
+        with console.expect_download() as saved:
+            tid(console, "layout-download").click()
+        assert saved.value.suggested_filename == f"{k1}.pdf"
+        with open(saved.value.path(), "rb") as pdf:
+            assert pdf.read(5) == b"%PDF-"
+
         # No reload on the phone: the card turns 部分报销 and a new message comes in.
         expect(card.locator('[data-testid="status"]')).to_have_text("部分报销")
         expect(card).to_contain_text("剩余可报 ¥156.80")

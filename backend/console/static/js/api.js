@@ -182,5 +182,8 @@ export const unitApi = {
     call(`unit/receipts/${encodeURIComponent(key)}/renew`, { method: "POST", json: body, idempotencyKey }),
   feedback: (key, body, idempotencyKey) =>
     call(`unit/receipts/${encodeURIComponent(key)}/feedback`, { method: "POST", json: body, idempotencyKey }),
+  book: (key, body, idempotencyKey) =>
+    call(`unit/receipts/${encodeURIComponent(key)}/booking`, { method: "POST", json: body, idempotencyKey }),
+  layoutFile: (key) => call(`unit/receipts/${encodeURIComponent(key)}/layout.pdf`, { as: "blob" }),
   verify: (items) => call("unit/receipts/verify", { method: "POST", json: { items } }),
 };

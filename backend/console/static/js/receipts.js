@@ -15,6 +15,7 @@ let ctx = null;
 const locks = new Map(); // receipt key → {token, expiresAt: Date}
 const idempotencyKeys = new Map(); // request signature → Idempotency-Key, kept until an answer arrives
 const feedbackResults = new Map(); // receipt key → the last feedback answer, shown in the detail
+const bookingResults = new Map(); // receipt key → the booking answer (入账), shown in the detail
 let selectedKey = null;
 let detail = null; // the receipt shown
 let detailSeq = 0;
@@ -284,6 +285,8 @@ function renderDetail(r) {
     itemsSection(r.items),
     verificationSection(r),
     ledgerSection(r.ledger),
+    bookingSection(r),
+    layoutSection(r),
     timelineSection(r.timeline));
 }
 
@@ -423,6 +426,115 @@ function timelineSection(timeline) {
         h("span", { class: "timeline__who" }, who),
         extra.length ? h("span", { class: "timeline__extra" }, extra.join(" · ")) : null);
     })));
+}
+
+// --- booking (入账) and the layout file (版式文件) ---------------------------------------------
+
+function reimbursedByMe(r) {
+  return (Array.isArray(r.ledger) ? r.ledger : []).some((e) => e.outcome === "reimbursed" && e.unit?.id === ctx.unit?.id);
+}
+
+function bookedEntry(r) {
+  return (Array.isArray(r.timeline) ? r.timeline : []).find((e) => e.event === "receipt.booked") || null;
+}
+
+function bookingSection(r) {
+  if (!reimbursedByMe(r)) return null;
+  const title = h("h3", { class: "section-title", id: "sec-booking" }, "入账");
+  const mine = bookingResults.get(r.key);
+  if (mine) {
+    return h("section", { class: "detail__section", "aria-labelledby": "sec-booking" }, title,
+      h("p", { class: "banner banner_ok", role: "status", dataset: { testid: "booking-result" } },
+        `已入账：凭证号 ${mine.voucher_no}，入账日期 ${mine.booked_on}，金额 ${money(mine.amount)}`));
+  }
+  const booked = bookedEntry(r);
+  if (booked) {
+    const who = booked.data?.unit?.name || booked.actor?.name || "";
+    return h("section", { class: "detail__section", "aria-labelledby": "sec-booking" }, title,
+      h("p", { class: "banner banner_warn", role: "note", dataset: { testid: "booking-result" } },
+        `该票据已入账${who ? `（${who}）` : ""}${booked.data?.voucher_no ? `，凭证号 ${booked.data.voucher_no}` : ""}，每张票据只能入账一次。`));
+  }
+  const voucher = h("input", {
+    id: "booking-voucher", class: "input", maxlength: "64", autocomplete: "off", required: true,
+    placeholder: "记账凭证号", dataset: { testid: "booking-voucher" },
+  });
+  const amount = h("input", {
+    id: "booking-amount", class: "input num", inputmode: "decimal", autocomplete: "off",
+    value: r.reimbursed_amount || "", dataset: { testid: "booking-amount" },
+  });
+  const when = h("input", {
+    id: "booking-time", class: "input", type: "datetime-local", step: "1",
+    value: toLocalInputValue(new Date()), max: toLocalInputValue(new Date(Date.now() + 60000)), dataset: { testid: "booking-time" },
+  });
+  const submit = h("button", { type: "submit", class: "weui-btn weui-btn_primary weui-btn_mini", dataset: { testid: "booking-submit" } }, "登记入账");
+  const form = h("form", { class: "detail__section", novalidate: true, dataset: { testid: "booking-form" }, "aria-labelledby": "sec-booking" },
+    title,
+    h("div", { class: "feedback__grid" },
+      h("div", { class: "field" }, h("label", { for: "booking-voucher" }, "凭证号"), voucher),
+      h("div", { class: "field" }, h("label", { for: "booking-amount" }, "入账金额（元）"), amount),
+      h("div", { class: "field" }, h("label", { for: "booking-time" }, "入账时间"), when)),
+    h("div", { class: "btn-row" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    const voucherNo = voucher.value.trim();
+    if (!voucherNo) {
+      ctx.showError("请填写记账凭证号");
+      voucher.focus();
+      return;
+    }
+    const normalized = normalizeAmount(amount.value);
+    if (normalized === null || toFen(normalized) <= 0) {
+      ctx.showError("入账金额不正确：须大于 0，最多两位小数");
+      amount.focus();
+      return;
+    }
+    const at = when.value ? new Date(when.value) : new Date();
+    if (Number.isNaN(at.getTime())) {
+      ctx.showError("入账时间格式不正确");
+      when.focus();
+      return;
+    }
+    const body = { voucher_no: voucherNo, amount: normalized, booked_at: toIsoWithOffset(at) };
+    busy = true;
+    submit.disabled = true;
+    try {
+      const answer = await idempotent(`booking ${r.key} ${JSON.stringify(body)}`, (key) => unitApi.book(r.key, body, key));
+      bookingResults.set(r.key, answer);
+      ctx.hideError();
+      ctx.notify(`已入账：凭证号 ${answer.voucher_no}`);
+      await loadDetail(r.key);
+    } catch (error) {
+      ctx.showError(error instanceof ApiError ? error.title : "入账失败，请稍后重试");
+      if (error instanceof ApiError && error.code === "already_booked") await loadDetail(r.key);
+    } finally {
+      busy = false;
+      if (submit.isConnected) submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+function layoutSection(r) {
+  const button = h("button", { type: "button", class: "weui-btn weui-btn_default weui-btn_mini", dataset: { testid: "layout-download" } }, "下载版式文件");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const blob = await unitApi.layoutFile(r.key);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: `${r.key}.pdf` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      ctx.showError(error instanceof ApiError ? error.title : "版式文件下载失败，请稍后重试");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("section", { class: "detail__section", "aria-label": "版式文件" },
+    h("div", { class: "btn-row" }, button, h("span", { class: "muted" }, "由开票地节点签章的 PDF 版式文件")));
 }
 
 // --- lock --------------------------------------------------------------------------------
