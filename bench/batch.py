@@ -12,7 +12,6 @@ one transaction per batch, from as many threads as the batch clients.
 import argparse
 import base64
 import json
-import threading
 import uuid
 from datetime import datetime, timezone
 
@@ -21,7 +20,6 @@ import rfc8785
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from redis import Redis
 from standardwebhooks import Webhook
 
 from backend.common.crypto import PiiCipher
@@ -47,46 +45,38 @@ def batches_of(hospitals, count, size, offset):
 def baseline(database_url, batches, hospitals, clients, pii_key):
     cipher, signer = PiiCipher(pii_key), PlatformSigner(harness.new_ec_pem())
     public = {h["issuer_id"]: h["key"].public_key() for h in hospitals}
-    url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    lock, cursor = threading.Lock(), iter(range(len(batches)))
 
-    def run(_n):
-        with psycopg.connect(url) as conn:
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    break
-                issuer_id, _, _, receipts = batches[i]
-                rows = []
-                for data in receipts:
-                    raw = base64.urlsafe_b64decode(data["signature"]["value"] + "==")
-                    sig = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-                    unsigned = {k: v for k, v in data.items() if k != "signature"}
-                    public[issuer_id].verify(sig, rfc8785.dumps(unsigned), ec.ECDSA(hashes.SHA256()))
-                    elements = {**unsigned, "payer": {k: v for k, v in data["payer"].items() if k != "id_number"}}
-                    rows.append((data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"],
-                                 cipher.lookup_hash("resident_id", data["payer"]["id_number"]),
-                                 cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
-                                 json.dumps(elements, ensure_ascii=False), json.dumps(data["signature"]), json.dumps(signer.sign(data))))
-                with conn.transaction():
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
-                            " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
-                            " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
-                            " 'resident_id',%s,%s,%s,'x',%s,%s,'issued',0,now(),now()) RETURNING id", rows, returning=True)
-                        ids = []
-                        while True:
-                            ids.append(cur.fetchone()[0])
-                            if not cur.nextset():
-                                break
-                        cur.executemany("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
-                                        " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", [(rid, issuer_id) for rid in ids])
-                        cur.executemany("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts)"
-                                        " VALUES (%s, 'receipt.issued', now(), %s, '[]', '{}', 0)", [(str(uuid.uuid4()), rid) for rid in ids])
+    def insert(conn, batch, _n):
+        issuer_id, _, _, receipts = batch
+        rows = []
+        for data in receipts:
+            raw = base64.urlsafe_b64decode(data["signature"]["value"] + "==")
+            sig = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+            unsigned = {k: v for k, v in data.items() if k != "signature"}
+            public[issuer_id].verify(sig, rfc8785.dumps(unsigned), ec.ECDSA(hashes.SHA256()))
+            elements = {**unsigned, "payer": {k: v for k, v in data["payer"].items() if k != "id_number"}}
+            rows.append((data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"],
+                         cipher.lookup_hash("resident_id", data["payer"]["id_number"]),
+                         cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
+                         json.dumps(elements, ensure_ascii=False), json.dumps(data["signature"]), json.dumps(signer.sign(data))))
+        with conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
+                    " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
+                    " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
+                    " 'resident_id',%s,%s,%s,'x',%s,%s,'issued',0,now(),now()) RETURNING id", rows, returning=True)
+                ids = []
+                while True:
+                    ids.append(cur.fetchone()[0])
+                    if not cur.nextset():
+                        break
+                cur.executemany("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
+                                " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", [(rid, issuer_id) for rid in ids])
+                cur.executemany("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts)"
+                                " VALUES (%s, 'receipt.issued', now(), %s, '[]', '{}', 0)", [(str(uuid.uuid4()), rid) for rid in ids])
 
-    return harness.run_threads(clients, run)
+    return harness.drain(database_url, batches, clients, insert)
 
 
 def main():
@@ -99,10 +89,7 @@ def main():
     parser.add_argument("--port", type=int, default=8761)
     args = parser.parse_args()
     workers, threads = (int(x) for x in args.config.split("x"))
-    database_url = harness.fresh_database("piaojia_bench")
-    Redis.from_url(REDIS_URL).flushdb()
-    env = harness.node_env(database_url, REDIS_URL)
-    harness.flask(env, "db", "upgrade")
+    database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
     with harness.gunicorn(env, args.port, workers, threads):
         hospitals = register_hospitals(args.port, env)
         push_all(args.port, prepare(hospitals, 100, 9_000_000_000), 8)  # warm-up
@@ -116,7 +103,7 @@ def main():
     total = args.batches * args.size
     base_url = harness.fresh_database("piaojia_bench_base")
     harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
-    with psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(harness.pg_url(base_url)) as conn:
         for h in hospitals:
             conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at) VALUES (%s, %s, %s, '46', 'active', now())",
                          (h["issuer_id"], h["name"], h["credit_code"]))

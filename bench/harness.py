@@ -92,6 +92,17 @@ def node_env(database_url: str, redis_url: str | None, **extra) -> dict:
     return env
 
 
+def production_node(database: str, redis_url: str, **extra) -> tuple[str, dict]:
+    """A fresh, migrated database and an emptied Redis db for one node: (database_url, env)."""
+    from redis import Redis
+
+    database_url = fresh_database(database)
+    Redis.from_url(redis_url).flushdb()
+    env = node_env(database_url, redis_url, **extra)
+    flask(env, "db", "upgrade")
+    return database_url, env
+
+
 def flask(env, *args, root: Path = ROOT) -> str:
     out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=root, env=env,
                          capture_output=True, text=True, timeout=120)
@@ -151,6 +162,23 @@ def run_threads(count: int, target) -> float:
     for t in threads:
         t.join()
     return time.perf_counter() - started
+
+
+def drain(database_url: str, items, clients: int, handle) -> float:
+    """Hands items out to `clients` threads, each with its own connection, calling
+    handle(conn, item, n) with its thread number n; returns seconds."""
+    url, lock, pending, done = pg_url(database_url), threading.Lock(), iter(items), object()
+
+    def run(n):
+        with psycopg.connect(url) as conn:
+            while True:
+                with lock:
+                    item = next(pending, done)
+                if item is done:
+                    return
+                handle(conn, item, n)
+
+    return run_threads(clients, run)
 
 
 def request(method, port, path, body=None, headers=None, conn=None):

@@ -21,7 +21,6 @@ import psycopg
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from redis import Redis
 from standardwebhooks import Webhook
 
 from bench import harness
@@ -109,40 +108,30 @@ def baseline(database_url, deliveries, clients, pii_key):
         rows.append((issuer_id, data, json.dumps(elements, ensure_ascii=False), headers["webhook-id"],
                      hashlib.sha256(body).hexdigest(), cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
                      cipher.lookup_hash("resident_id", data["payer"]["id_number"]), json.dumps(signer.sign(data))))
-    url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    lock = threading.Lock()
-    cursor = iter(range(len(rows)))
 
-    def run(_n):
-        with psycopg.connect(url) as conn:
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    break
-                issuer_id, data, elements, msg_id, body_hash, enc, payer_hash, platform_sig = rows[i]
-                with conn.transaction():
-                    rid = conn.execute(
-                        "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
-                        " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
-                        " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
-                        " 'resident_id',%s,%s,%s,%s,%s,%s,'issued',0,now(),now()) RETURNING id",
-                        (data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"], payer_hash,
-                         enc, elements, body_hash, json.dumps(data["signature"]), platform_sig)).fetchone()[0]
-                    conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
-                                 " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", (rid, issuer_id))
-                    conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, receipt_key, payer_hash, unit_ids, data, attempts)"
-                                 " VALUES (%s, 'receipt.issued', now(), %s, %s, %s, '[]', '{}', 0)",
-                                 (str(uuid.uuid4()), rid, f"{data['code']}-{data['number']}", payer_hash))
-                    conn.execute("INSERT INTO inbound_webhooks (issuer_id, webhook_id, body_hash, status_code, response, created_at)"
-                                 " VALUES (%s, %s, %s, 202, '{}', now())", (issuer_id, msg_id, body_hash))
+    def insert(conn, row, _n):
+        issuer_id, data, elements, msg_id, body_hash, enc, payer_hash, platform_sig = row
+        with conn.transaction():
+            rid = conn.execute(
+                "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
+                " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
+                " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
+                " 'resident_id',%s,%s,%s,%s,%s,%s,'issued',0,now(),now()) RETURNING id",
+                (data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"], payer_hash,
+                 enc, elements, body_hash, json.dumps(data["signature"]), platform_sig)).fetchone()[0]
+            conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
+                         " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", (rid, issuer_id))
+            conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, receipt_key, payer_hash, unit_ids, data, attempts)"
+                         " VALUES (%s, 'receipt.issued', now(), %s, %s, %s, '[]', '{}', 0)",
+                         (str(uuid.uuid4()), rid, f"{data['code']}-{data['number']}", payer_hash))
+            conn.execute("INSERT INTO inbound_webhooks (issuer_id, webhook_id, body_hash, status_code, response, created_at)"
+                         " VALUES (%s, %s, %s, 202, '{}', now())", (issuer_id, msg_id, body_hash))
 
-    elapsed = harness.run_threads(clients, run)
-    return elapsed
+    return harness.drain(database_url, rows, clients, insert)
 
 
 def count_receipts(database_url):
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(harness.pg_url(database_url)) as conn:
         return conn.execute("SELECT count(*) FROM receipts").fetchone()[0]
 
 
@@ -162,10 +151,7 @@ def register_hospitals(port, env):
 
 
 def run_config(workers, threads, receipts, clients, port):
-    database_url = harness.fresh_database("piaojia_bench")
-    Redis.from_url(REDIS_URL).flushdb()
-    env = harness.node_env(database_url, REDIS_URL)
-    harness.flask(env, "db", "upgrade")
+    database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
     with harness.gunicorn(env, port, workers, threads) as server:
         hospitals = register_hospitals(port, env)
         warm = prepare(hospitals, 200, 9_000_000_000)
@@ -178,7 +164,7 @@ def run_config(workers, threads, receipts, clients, port):
     stored = count_receipts(database_url) - len(warm)
     base_url = harness.fresh_database("piaojia_bench_base")
     harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
-    with psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(harness.pg_url(base_url)) as conn:
         for h in hospitals:
             conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at)"
                          " VALUES (%s, %s, %s, '46', 'active', now())", (h["issuer_id"], h["name"], h["credit_code"]))

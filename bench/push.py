@@ -12,7 +12,6 @@ import time
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from redis import Redis
 
 from bench import harness
 from bench.ingest import REDIS_URL, register_hospitals
@@ -57,11 +56,8 @@ def main():
     args = parser.parse_args()
     idp_key = ec.generate_private_key(ec.SECP256R1())
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(idp_key.public_key()))
-    database_url = harness.fresh_database("piaojia_bench")
-    Redis.from_url(REDIS_URL).flushdb()
-    env = harness.node_env(database_url, REDIS_URL, HAIYIBAN_JWKS=json.dumps({"keys": [{**jwk, "kid": "bench", "alg": "ES256"}]}),
-                           STREAM_MAX_SECONDS="600")
-    harness.flask(env, "db", "upgrade")
+    database_url, env = harness.production_node(
+        "piaojia_bench", REDIS_URL, HAIYIBAN_JWKS=json.dumps({"keys": [{**jwk, "kid": "bench", "alg": "ES256"}]}), STREAM_MAX_SECONDS="600")
     accepted, arrivals = {}, {}
     with harness.gunicorn(env, args.port, 2, 8), harness.worker(env):
         hospitals = register_hospitals(args.port, env)

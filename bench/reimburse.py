@@ -16,7 +16,6 @@ import time
 import uuid
 
 import psycopg
-from redis import Redis
 
 from bench import harness
 from bench.ingest import REDIS_URL, prepare, push_all, register_hospitals
@@ -80,46 +79,36 @@ def cycles(port, units, receipts, clients, cycles_count):
 def baseline(database_url, unit_ids, receipt_keys, clients):
     """The same two transactions per cycle in plain SQL (row lock, compare-and-set,
     lock row, ledger, timeline, outbox, access log)."""
-    url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    lock = threading.Lock()
-    cursor = iter(receipt_keys)
 
-    def run(n):
+    def cycle(conn, key, n):
         unit_id = unit_ids[n % len(unit_ids)]
-        with psycopg.connect(url) as conn:
-            while True:
-                with lock:
-                    key = next(cursor, None)
-                if key is None:
-                    break
-                code, number = key.split("-")
-                lock_id, token_hash = str(uuid.uuid4()), uuid.uuid4().hex * 2
-                with conn.transaction():
-                    rid, = conn.execute("SELECT id FROM receipts WHERE code=%s AND number=%s FOR UPDATE", (code, number)).fetchone()
-                    conn.execute("INSERT INTO locks (id, receipt_id, unit_id, token_hash, mode, locked_at, expires_at) "
-                                 "VALUES (%s,%s,%s,%s,'interface',now(),now()+interval '7 days')", (lock_id, rid, unit_id, token_hash))
-                    taken = conn.execute("UPDATE receipts SET lock_id=%s, lock_unit_id=%s, lock_token_hash=%s, locked_at=now(), "
-                                         "lock_expires_at=now()+interval '7 days' WHERE id=%s AND lock_id IS NULL AND lifecycle='issued' "
-                                         "AND reimbursed_fen < total_fen", (lock_id, unit_id, token_hash, rid)).rowcount
-                    assert taken == 1
-                    conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, data) VALUES (%s,'receipt.locked',now(),'unit',%s,'{}')", (rid, unit_id))
-                    conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts) VALUES (%s,'receipt.locked',now(),%s,'[]','{}',0)", (str(uuid.uuid4()), rid))
-                    conn.execute("INSERT INTO receipt_access_log (receipt_id, accessor_type, accessor_id, accessor_name, action, at) VALUES (%s,'unit',%s,'x','lock',now())", (rid, unit_id))
-                with conn.transaction():
-                    conn.execute("SELECT id FROM receipts WHERE id=%s FOR UPDATE", (rid,))
-                    done = conn.execute("UPDATE receipts SET reimbursed_fen = reimbursed_fen + 10000, lock_id=NULL, lock_unit_id=NULL, "
-                                        "lock_token_hash=NULL, locked_at=NULL, lock_expires_at=NULL WHERE id=%s AND lock_id=%s "
-                                        "AND lock_expires_at > now() AND reimbursed_fen + 10000 <= total_fen", (rid, lock_id)).rowcount
-                    assert done == 1
-                    conn.execute("UPDATE locks SET ended_at=now(), end_reason='reimbursed' WHERE id=%s AND ended_at IS NULL", (lock_id,))
-                    conn.execute("INSERT INTO ledger_entries (receipt_id, unit_id, lock_id, outcome, amount_fen, reimbursed_at, created_at) VALUES (%s,%s,%s,'reimbursed',10000,now(),now())", (rid, unit_id, lock_id))
-                    for event in ("receipt.reimbursed", "receipt.unlocked"):
-                        conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, data) VALUES (%s,%s,now(),'unit',%s,'{}')", (rid, event, unit_id))
-                        conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts) VALUES (%s,%s,now(),%s,'[]','{}',0)", (str(uuid.uuid4()), event, rid))
-                    conn.execute("INSERT INTO receipt_access_log (receipt_id, accessor_type, accessor_id, accessor_name, action, at) VALUES (%s,'unit',%s,'x','feedback',now())", (rid, unit_id))
+        code, number = key.split("-")
+        lock_id, token_hash = str(uuid.uuid4()), uuid.uuid4().hex * 2
+        with conn.transaction():
+            rid, = conn.execute("SELECT id FROM receipts WHERE code=%s AND number=%s FOR UPDATE", (code, number)).fetchone()
+            conn.execute("INSERT INTO locks (id, receipt_id, unit_id, token_hash, mode, locked_at, expires_at) "
+                         "VALUES (%s,%s,%s,%s,'interface',now(),now()+interval '7 days')", (lock_id, rid, unit_id, token_hash))
+            taken = conn.execute("UPDATE receipts SET lock_id=%s, lock_unit_id=%s, lock_token_hash=%s, locked_at=now(), "
+                                 "lock_expires_at=now()+interval '7 days' WHERE id=%s AND lock_id IS NULL AND lifecycle='issued' "
+                                 "AND reimbursed_fen < total_fen", (lock_id, unit_id, token_hash, rid)).rowcount
+            assert taken == 1
+            conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, data) VALUES (%s,'receipt.locked',now(),'unit',%s,'{}')", (rid, unit_id))
+            conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts) VALUES (%s,'receipt.locked',now(),%s,'[]','{}',0)", (str(uuid.uuid4()), rid))
+            conn.execute("INSERT INTO receipt_access_log (receipt_id, accessor_type, accessor_id, accessor_name, action, at) VALUES (%s,'unit',%s,'x','lock',now())", (rid, unit_id))
+        with conn.transaction():
+            conn.execute("SELECT id FROM receipts WHERE id=%s FOR UPDATE", (rid,))
+            done = conn.execute("UPDATE receipts SET reimbursed_fen = reimbursed_fen + 10000, lock_id=NULL, lock_unit_id=NULL, "
+                                "lock_token_hash=NULL, locked_at=NULL, lock_expires_at=NULL WHERE id=%s AND lock_id=%s "
+                                "AND lock_expires_at > now() AND reimbursed_fen + 10000 <= total_fen", (rid, lock_id)).rowcount
+            assert done == 1
+            conn.execute("UPDATE locks SET ended_at=now(), end_reason='reimbursed' WHERE id=%s AND ended_at IS NULL", (lock_id,))
+            conn.execute("INSERT INTO ledger_entries (receipt_id, unit_id, lock_id, outcome, amount_fen, reimbursed_at, created_at) VALUES (%s,%s,%s,'reimbursed',10000,now(),now())", (rid, unit_id, lock_id))
+            for event in ("receipt.reimbursed", "receipt.unlocked"):
+                conn.execute("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, data) VALUES (%s,%s,now(),'unit',%s,'{}')", (rid, event, unit_id))
+                conn.execute("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts) VALUES (%s,%s,now(),%s,'[]','{}',0)", (str(uuid.uuid4()), event, rid))
+            conn.execute("INSERT INTO receipt_access_log (receipt_id, accessor_type, accessor_id, accessor_name, action, at) VALUES (%s,'unit',%s,'x','feedback',now())", (rid, unit_id))
 
-    elapsed = harness.run_threads(clients, run)
-    return elapsed
+    return harness.drain(database_url, receipt_keys, clients, cycle)
 
 
 INVARIANTS = {
@@ -132,7 +121,7 @@ INVARIANTS = {
 
 
 def violations(database_url) -> dict:
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(harness.pg_url(database_url)) as conn:
         return {name: conn.execute(sql).fetchone()[0] for name, sql in INVARIANTS.items()}
 
 
@@ -144,10 +133,7 @@ def main():
     parser.add_argument("--port", type=int, default=8702)
     args = parser.parse_args()
     workers, threads = (int(x) for x in args.config.split("x"))
-    database_url = harness.fresh_database("piaojia_bench")
-    Redis.from_url(REDIS_URL).flushdb()
-    env = harness.node_env(database_url, REDIS_URL)
-    harness.flask(env, "db", "upgrade")
+    database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
     with harness.gunicorn(env, args.port, workers, threads) as server:
         hospitals = register_hospitals(args.port, env)
         deliveries = prepare(hospitals, args.cycles * 2, 1)
@@ -159,7 +145,7 @@ def main():
         elapsed, latencies, outcomes = cycles(args.port, units, receipts[:args.cycles], args.clients, args.cycles)
         cpu = meter.per_item(max(outcomes["reimbursed"], 1))
     found = violations(database_url)
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(harness.pg_url(database_url)) as conn:
         unit_ids = [r[0] for r in conn.execute("SELECT id FROM units ORDER BY name")]
     # The baseline runs on the other half of the receipts, in the same database.
     keys = [f"{d['code']}-{d['number']}" for d in receipts[args.cycles + 100:args.cycles * 2]]

@@ -60,7 +60,7 @@ def main():
     env = harness.node_env(database_url, None, HAIYIBAN_JWKS=json.dumps({"keys": [{**jwk, "kid": "bench", "alg": "ES256"}]}))
     harness.flask(env, "db", "upgrade")
     cipher = PiiCipher(env["PII_KEY"])
-    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    url = harness.pg_url(database_url)
     started = time.perf_counter()
     fill(url, args.rows, cipher.lookup_hash("resident_id", PAYER_ID), cipher.encrypt(PAYER_ID, "receipt-payer-id"), args.mine)
     fill_seconds = time.perf_counter() - started
