@@ -228,6 +228,7 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         tid(console, "booking-submit").click()
         expect(tid(console, "booking-result")).to_contain_text("凭证号 记-2026-118")
         expect(tid(console, "booking-form")).to_have_count(0)
+        shot(console, "console-booked")
         with console.expect_download() as saved:
             tid(console, "layout-download").click()
         assert saved.value.suggested_filename == f"{k1}.pdf"
