@@ -1,4 +1,4 @@
-"""Shared benchmark plumbing: a production-mode node (gunicorn on PostgreSQL, Redis) on
+"""Shared benchmark plumbing: a production-mode node (granian or gunicorn on PostgreSQL, Redis) on
 loopback, its secrets, a fresh database, HTTP helpers and measurement utilities.
 
 Everything is local (127.0.0.1), bounded in count and time, and stopped at the end.
@@ -92,14 +92,15 @@ def node_env(database_url: str, redis_url: str | None, **extra) -> dict:
     return env
 
 
-def production_node(database: str, redis_url: str, **extra) -> tuple[str, dict]:
-    """A fresh, migrated database and an emptied Redis db for one node: (database_url, env)."""
+def production_node(database: str, redis_url: str, root: Path = ROOT, **extra) -> tuple[str, dict]:
+    """A fresh database migrated by `root`'s migrations and an emptied Redis db for one
+    node: (database_url, env)."""
     from redis import Redis
 
     database_url = fresh_database(database)
     Redis.from_url(redis_url).flushdb()
     env = node_env(database_url, redis_url, **extra)
-    flask(env, "db", "upgrade")
+    flask(env, "db", "upgrade", root=root)
     return database_url, env
 
 
@@ -118,6 +119,36 @@ def gunicorn(env, port: int, workers: int, threads: int, root: Path = ROOT):
     kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync", "--threads", "1"]
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), *kind,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--worker-tmp-dir", "/dev/shm", "wsgi:app"]
+    with _serving(cmd, env, port, root) as proc:
+        yield proc
+
+
+@contextmanager
+def granian(env, port: int, workers: int, threads: int, root: Path = ROOT, interface: str = "wsgi", app: str = "wsgi:app"):
+    """granian on 127.0.0.1:port: `workers` processes, `threads` blocking threads each
+    (the WSGI app runs on those), one runtime thread."""
+    cmd = [sys.executable, "-m", "granian", "--interface", interface, "--workers", str(workers),
+           "--blocking-threads", str(threads), "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--no-ws", app]
+    with _serving(cmd, env, port, root) as proc:
+        yield proc
+
+
+SERVERS = {"gunicorn": gunicorn, "granian": granian}
+
+
+def server(kind: str, env, port: int, workers: int, threads: int, root: Path = ROOT):
+    """The web server named `kind` (gunicorn or granian) serving `root`'s wsgi:app."""
+    return SERVERS[kind](env, port, workers, threads, root=root)
+
+
+def web_pids(proc) -> list[int]:
+    """The worker processes of a server started by `server` (gunicorn's or granian's children)."""
+    return children(proc.pid)
+
+
+@contextmanager
+def _serving(cmd, env, port, root):
     proc = subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -128,7 +159,7 @@ def gunicorn(env, port: int, workers: int, threads: int, root: Path = ROOT):
             except OSError:
                 time.sleep(0.2)
         else:
-            raise RuntimeError("gunicorn did not come up: " + proc.stderr.read1().decode())
+            raise RuntimeError(f"{cmd[2]} did not come up: " + proc.stderr.read1().decode())
         yield proc
     finally:
         _stop(proc)
@@ -293,8 +324,10 @@ class CpuMeter:
         return result
 
 
-def describe_config(workers: int, threads: int) -> str:
-    return f"{workers} workers x {threads} threads (gthread)" if threads else f"{workers} sync workers"
+def describe_config(workers: int, threads: int, kind: str = "gunicorn") -> str:
+    if kind == "granian":
+        return f"granian {workers} workers x {threads} blocking threads (WSGI)"
+    return f"gunicorn {workers} workers x {threads} threads (gthread)" if threads else f"gunicorn {workers} sync workers"
 
 
 BENCH_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/piaojia_bench"
@@ -317,9 +350,27 @@ def percentiles(latencies_s: list[float]) -> dict:
     return {"p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
 
 
+def parse_config(text: str, old_tree: str | None = None) -> dict:
+    """`[old/]server:WxT` (e.g. `granian:2x2`, `old/gunicorn:2x2`; a bare `2x2` is gunicorn):
+    the server, its workers and threads, and the source tree to serve (`old/`: --old-tree)."""
+    tree, label = ROOT, "this tree"
+    if text.startswith("old/"):
+        if not old_tree:
+            raise SystemExit("old/… needs --old-tree PATH (e.g. a `git worktree` of an earlier commit)")
+        tree, label, text = Path(old_tree).resolve(), f"old tree {_tree_commit(old_tree)}", text[4:]
+    kind, _, shape = text.rpartition(":")
+    workers, threads = (int(x) for x in shape.split("x"))
+    return {"kind": kind or "gunicorn", "workers": workers, "threads": threads, "root": tree, "tree": label}
+
+
+def _tree_commit(tree: str) -> str:
+    out = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
 def machine(database_url: str | None = None) -> dict:
     info = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "kernel": platform.release(),
-            "note": "load clients, gunicorn and PostgreSQL share the same 2 cores"}
+            "note": "load clients, the web server and PostgreSQL share the same 2 cores"}
     try:
         with open("/proc/cpuinfo") as fh:
             info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)

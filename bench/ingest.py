@@ -1,7 +1,7 @@
-"""bench/ingest: signed receipts pushed through gunicorn on PostgreSQL by 16 concurrent
+"""bench/ingest: signed receipts pushed through the web server on PostgreSQL by 16 concurrent
 hospital clients, beside a plain psycopg baseline inserting the same rows in the same run.
 
-    python -m bench.ingest [--receipts 3000] [--clients 16] [--configs 2x8,3x4]
+    python -m bench.ingest [--receipts 3000] [--clients 16] [--configs old/gunicorn:2x2,granian:2x2 --old-tree PATH]
 
 Every request takes the whole production path: Standard Webhooks verification, strict
 schema and business rules, ES256 verification of the issuer's seal, AES-GCM of the ID
@@ -150,9 +150,10 @@ def register_hospitals(port, env):
     return hospitals
 
 
-def run_config(workers, threads, receipts, clients, port):
-    database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
-    with harness.gunicorn(env, port, workers, threads) as server:
+def run_config(config, receipts, clients, port):
+    workers, threads = config["workers"], config["threads"]
+    database_url, env = harness.production_node("piaojia_bench", REDIS_URL, root=config["root"])
+    with harness.server(config["kind"], env, port, workers, threads, root=config["root"]) as server:
         hospitals = register_hospitals(port, env)
         warm = prepare(hospitals, 200, 9_000_000_000)
         push_all(port, warm, clients)
@@ -173,7 +174,7 @@ def run_config(workers, threads, receipts, clients, port):
     base_cpu = base_meter.per_item(receipts)
     errors = sum(1 for s in statuses if s != 202)
     result = {
-        "config": harness.describe_config(workers, threads), "receipts": receipts, "clients": clients,
+        "config": harness.describe_config(workers, threads, config["kind"]), "tree": config["tree"], "receipts": receipts, "clients": clients,
         "receipts_per_s": round(receipts / elapsed, 1), "baseline_receipts_per_s": round(receipts / base_elapsed, 1),
         "ratio_to_baseline": round(base_elapsed / elapsed, 3), **harness.percentiles(latencies),
         "errors": errors, "stored": stored, "worker_rss_mb": rss, "cpu_ms_per_receipt": cpu, "baseline_cpu_ms_per_receipt": base_cpu,
@@ -186,13 +187,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--receipts", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--configs", default="2x8,3x4")
+    parser.add_argument("--configs", default="granian:2x2,gunicorn:2x2",
+                        help="comma-separated [old/]server:WxT, e.g. old/gunicorn:2x2,granian:2x2")
+    parser.add_argument("--old-tree", help="another source tree to serve for old/… configs (e.g. a git worktree of an earlier main)")
     parser.add_argument("--port", type=int, default=8701)
     args = parser.parse_args()
     results = []
-    for config in args.configs.split(","):
-        workers, threads = (int(x) for x in config.split("x"))
-        result = run_config(workers, threads, args.receipts, args.clients, args.port)
+    for text in args.configs.split(","):
+        result = run_config(harness.parse_config(text, args.old_tree), args.receipts, args.clients, args.port)
         print(json.dumps(result, ensure_ascii=False))
         results.append(result)
     path = harness.write_result("ingest", {"machine": harness.machine(harness.BENCH_DATABASE_URL), "results": results})
