@@ -125,43 +125,52 @@ def violations(database_url) -> dict:
         return {name: conn.execute(sql).fetchone()[0] for name, sql in INVARIANTS.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=1500)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--config", default="2x8")
-    parser.add_argument("--port", type=int, default=8702)
-    args = parser.parse_args()
-    workers, threads = (int(x) for x in args.config.split("x"))
-    database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
-    with harness.gunicorn(env, args.port, workers, threads) as server:
+def run_config(config, args) -> dict:
+    workers, threads = config["workers"], config["threads"]
+    database_url, env = harness.production_node("piaojia_bench", REDIS_URL, root=config["root"])
+    with harness.server(config["kind"], env, args.port, workers, threads, root=config["root"]) as server:
         hospitals = register_hospitals(args.port, env)
-        deliveries = prepare(hospitals, args.cycles * 2, 1)
+        # cycles for the app, 100 for its warm-up, cycles for the baseline
+        deliveries = prepare(hospitals, args.cycles * 2 + 100, 1)
         push_all(args.port, deliveries, 16)
         receipts = [d[3] for d in deliveries]
         units = open_units(args.port, env, 8)
         cycles(args.port, units, receipts[args.cycles:args.cycles + 100], args.clients, 100)  # warm-up
-        meter = harness.CpuMeter(web=harness.children(server.pid))
+        meter = harness.CpuMeter(web=harness.web_pids(server))
         elapsed, latencies, outcomes = cycles(args.port, units, receipts[:args.cycles], args.clients, args.cycles)
         cpu = meter.per_item(max(outcomes["reimbursed"], 1))
     found = violations(database_url)
     with psycopg.connect(harness.pg_url(database_url)) as conn:
         unit_ids = [r[0] for r in conn.execute("SELECT id FROM units ORDER BY name")]
-    # The baseline runs on the other half of the receipts, in the same database.
-    keys = [f"{d['code']}-{d['number']}" for d in receipts[args.cycles + 100:args.cycles * 2]]
+    # The baseline runs on the last third of the receipts, in the same database.
+    keys = [f"{d['code']}-{d['number']}" for d in receipts[args.cycles + 100:]]
     base_meter = harness.CpuMeter(web=[])
     base_elapsed = baseline(database_url, unit_ids, keys, args.clients)
     base_cpu = base_meter.per_item(len(keys))
     result = {
-        "config": harness.describe_config(workers, threads), "clients": args.clients, "cycles": args.cycles,
+        "config": harness.describe_config(workers, threads, config["kind"]), "tree": config["tree"], "clients": args.clients,
+        "cycles": args.cycles,
         "cycles_per_s": round(outcomes["reimbursed"] / elapsed, 1), "baseline_cycles_per_s": round(len(keys) / base_elapsed, 1),
         "ratio_to_baseline": round((outcomes["reimbursed"] / elapsed) / (len(keys) / base_elapsed), 3),
         **harness.percentiles(latencies), "outcomes": outcomes, "invariant_violations": violations(database_url),
         "invariant_violations_before_baseline": found, "cpu_ms_per_cycle": cpu, "baseline_cpu_ms_per_cycle": base_cpu,
     }
-    print(json.dumps(result, ensure_ascii=False))
-    print(f"written {harness.write_result('reimburse', {'machine': harness.machine(database_url), 'results': [result]})}")
-    assert not any(result["invariant_violations"].values()), result
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--configs", default="granian:2x4", help="comma-separated [old/]server:WxT (see bench/README.md)")
+    parser.add_argument("--old-tree", help="another source tree to serve for old/… configs")
+    parser.add_argument("--port", type=int, default=8702)
+    args = parser.parse_args()
+    results = [run_config(harness.parse_config(text, args.old_tree), args) for text in args.configs.split(",")]
+    print(f"written {harness.write_result('reimburse', {'machine': harness.machine(harness.BENCH_DATABASE_URL), 'results': results})}")
+    for result in results:
+        assert not any(result["invariant_violations"].values()), result
 
 
 if __name__ == "__main__":

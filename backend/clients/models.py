@@ -2,11 +2,13 @@ from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.models import TZDateTime, new_uuid, utcnow
+from backend.common import row_cache
 from backend.extensions import db
 
 ROLES = ("operator", "unit", "issuer", "bot")
 
 
+@row_cache.cached_model
 class ApiClient(db.Model):
     """OAuth 2.0 client-credentials client: a fiscal operator, a unit or an issuer system.
 

@@ -3,7 +3,7 @@ from functools import wraps
 
 from flask import g, request
 
-from backend.common import sessions, tokens
+from backend.common import row_cache, sessions, tokens
 from backend.common.errors import Forbidden, Unauthorized
 from backend.extensions import db
 
@@ -88,9 +88,12 @@ def client_required(*roles):
             from backend.clients.models import ApiClient
 
             claims = tokens.verify(bearer_token(), tokens.AUDIENCE_CLIENT)
-            client = db.session.get(ApiClient, claims["sub"])
+            client = row_cache.get(ApiClient, claims["sub"])
             if client is None or not client.active:
                 raise Unauthorized("This client is unknown or disabled.", code="invalid_client")
+            if client.rotated_at is not None and claims["iat"] < int(client.rotated_at.timestamp()):
+                raise Unauthorized("This token was issued before the client's secret was rotated.", code="token_revoked",
+                                   title="凭证已更换，请重新获取访问令牌")
             if roles and client.role not in roles:
                 raise Forbidden(f"This endpoint needs a {' or '.join(roles)} client.", code="wrong_role")
             g.client = client

@@ -1,7 +1,7 @@
 """Checks on a unit that every part may make (routes, services, delivery): which unit a
 client acts for, and whether it may start something new. No services here."""
+from backend.common import row_cache
 from backend.common.errors import DomainError, NotFound
-from backend.extensions import db
 from backend.units.models import Unit
 
 
@@ -23,7 +23,7 @@ def require_not_cancelled(unit: Unit):
 
 def unit_of_client(client) -> Unit:
     """The unit a unit client acts for; cancelled units are refused outright."""
-    unit = db.session.get(Unit, client.subject_id)
+    unit = row_cache.get(Unit, client.subject_id)
     if unit is None:
         raise NotFound("No such unit.", code="unit_not_found")
     require_not_cancelled(unit)

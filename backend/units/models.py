@@ -2,6 +2,7 @@ from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.models import TZDateTime, new_uuid, utcnow
+from backend.common import row_cache
 from backend.extensions import db
 
 UNIT_KINDS = ("social_insurance", "commercial_insurer", "employer", "other")
@@ -9,6 +10,7 @@ UNIT_KIND_LABELS = {"social_insurance": "医保经办机构", "commercial_insure
 UNIT_STATUSES = ("active", "frozen", "cancelled")
 
 
+@row_cache.cached_model
 class Unit(db.Model):
     """A reimbursing unit (报销单位) with its unit digital account (单位数字账户)."""
 

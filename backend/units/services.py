@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from backend.clients.models import ApiClient
 from backend.clients.services import create_client, rotate_secret
+from backend.common import row_cache
 from backend.common.actors import Actor
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import utcnow
@@ -85,6 +86,7 @@ def cancel(unit_id: str, operator, reason: str | None = None) -> Unit:
 
     unit = _set_status(unit_id, "cancelled", ("active", "frozen"), reason)
     db.session.execute(update(ApiClient).where(ApiClient.role == "unit", ApiClient.subject_id == unit.id).values(active=False))
+    row_cache.invalidate_after_commit(ApiClient)
     actor = operator_actor(operator)
     release_all_locks_of_unit(unit, actor, reason or "报销单位账户已注销")
     revoke_all_for_unit(unit, actor)
