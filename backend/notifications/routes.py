@@ -3,8 +3,7 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.common.auth import authenticate_citizen, authenticate_stream_ticket, bearer_token, citizen_required, client_required
-from backend.common.errors import Unauthorized
+from backend.common.auth import citizen_required, client_required
 from backend.common.idempotency import idempotent
 from backend.common.redis_client import get_redis
 from backend.extensions import db
@@ -69,16 +68,9 @@ class Stream(MethodView):
     )
     def get(self):
         """Live stream of the citizen's events (Server-Sent Events)."""
-        if "Authorization" in request.headers:
-            citizen = authenticate_citizen(bearer_token())
-        elif request.args.get("ticket"):
-            citizen = authenticate_stream_ticket(request.args["ticket"])
-        else:
-            raise Unauthorized("A Bearer access token or a stream ticket is required.", code="missing_token")
-        last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-        position = stream.resume_point(db.session, citizen.id_hash, last_event_id)
+        payer_hash, position = stream.open_stream()
         db.session.remove()  # hold no connection for the life of the stream
-        frames = stream.events(db.engine, get_redis(), citizen.id_hash, position, current_app.config["STREAM_MAX_SECONDS"])
+        frames = stream.events(db.engine, get_redis(), payer_hash, position, current_app.config["STREAM_MAX_SECONDS"])
         response = Response(frames, mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"

@@ -37,7 +37,27 @@ def resume_point(session, payer_hash: str, last_event_id: str | None) -> int:
     return latest or 0
 
 
-def _after(engine, payer_hash: str, position: int, limit=500) -> list[dict]:
+def open_stream() -> tuple[str, int]:
+    """Authenticates the stream request in the current Flask request context (a Bearer
+    token, or a one-time ticket) and finds where to resume: (payer_hash, position)."""
+    from flask import request
+
+    from backend.common.auth import authenticate_citizen, authenticate_stream_ticket, bearer_token
+    from backend.common.errors import Unauthorized
+    from backend.extensions import db
+
+    if "Authorization" in request.headers:
+        citizen = authenticate_citizen(bearer_token())
+    elif request.args.get("ticket"):
+        citizen = authenticate_stream_ticket(request.args["ticket"])
+    else:
+        raise Unauthorized("A Bearer access token or a stream ticket is required.", code="missing_token")
+    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    return citizen.id_hash, resume_point(db.session, citizen.id_hash, last_event_id)
+
+
+def backlog(engine, payer_hash: str, position: int, limit=500) -> list[tuple[int, dict]]:
+    """The citizen's inbox entries after `position`: (position, payload) each, oldest first."""
     from sqlalchemy.orm import Session
 
     with Session(engine) as session:
@@ -56,7 +76,7 @@ def events(engine, redis, payer_hash: str, position: int, max_seconds: float, cl
     SSE_CONNECTIONS.inc()
     try:
         yield "retry: 3000\n: connected\n\n"
-        for position, payload in _after(engine, payer_hash, position):
+        for position, payload in backlog(engine, payer_hash, position):
             sent.add(payload["id"])
             yield frame(payload)
         deadline = clock() + max_seconds
@@ -69,7 +89,7 @@ def events(engine, redis, payer_hash: str, position: int, max_seconds: float, cl
                     fresh = [json.loads(message["data"])]
             else:
                 time.sleep(POLL_SECONDS)
-                rows = _after(engine, payer_hash, position)
+                rows = backlog(engine, payer_hash, position)
                 if rows:
                     position = rows[-1][0]
                 fresh = [payload for _, payload in rows]
