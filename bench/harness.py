@@ -134,6 +134,16 @@ def granian(env, port: int, workers: int, threads: int, root: Path = ROOT, inter
         yield proc
 
 
+@contextmanager
+def stream_server(env, port: int, workers: int = 1, root: Path = ROOT):
+    """The asyncio stream server (granian ASGI) on 127.0.0.1:port."""
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws", "--backlog", "4096",
+           "backend.notifications.stream_server:create_app"]
+    with _serving(cmd, env, port, root) as proc:
+        yield proc
+
+
 SERVERS = {"gunicorn": gunicorn, "granian": granian}
 
 
