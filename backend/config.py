@@ -67,6 +67,9 @@ class BaseConfig:
     WEBHOOK_ATTEMPT_LEASE_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_LEASE_SECONDS", 60))
     STREAM_TICKET_TTL_SECONDS = 60
     STREAM_MAX_SECONDS = float(os.environ.get("STREAM_MAX_SECONDS", 3600))
+    # Streams the web process itself may hold open at once (each holds one of its threads);
+    # 0: no limit. Production sends /api/v1/me/stream to the stream server instead.
+    WEB_STREAMS_MAX = int(os.environ.get("WEB_STREAMS_MAX", 0))
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For/Proto/Host).
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
@@ -122,6 +125,7 @@ class DevelopmentConfig(BaseConfig):
 
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
+    WEB_STREAMS_MAX = int(os.environ.get("WEB_STREAMS_MAX", 2))
     REQUIRED = ("SECRET_KEY", "PII_KEY", "PLATFORM_SIGNING_KEY", "SQLALCHEMY_DATABASE_URI", "HAIYIBAN_JWKS")
 
 

@@ -139,7 +139,7 @@ def stream_server(env, port: int, workers: int = 1, root: Path = ROOT):
     """The asyncio stream server (granian ASGI) on 127.0.0.1:port."""
     cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws", "--backlog", "4096",
-           "backend.notifications.stream_server:create_app"]
+           "backend.stream_app:create_app"]
     with _serving(cmd, env, port, root) as proc:
         yield proc
 

@@ -64,14 +64,22 @@ class Stream(MethodView):
         ],
         responses={"200": {"description": "text/event-stream: `event:` = event type, `id:` = event id, `data:` = the notification JSON",
                            "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                   "401": {"description": "no valid Bearer token or ticket", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+                   "401": {"description": "no valid Bearer token or ticket", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+                   "503": {"description": "`stream_capacity`: this web process holds WEB_STREAMS_MAX streams (production serves the stream "
+                                          "from the stream server); retry after Retry-After seconds",
+                           "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
     )
     def get(self):
         """Live stream of the citizen's events (Server-Sent Events)."""
-        payer_hash, position = stream.open_stream()
+        slot = stream.WEB_STREAM_SLOTS.take(current_app.config["WEB_STREAMS_MAX"])  # before a ticket is spent
+        try:
+            payer_hash, position = stream.open_stream()
+        except Exception:
+            slot.release()
+            raise
         db.session.remove()  # hold no connection for the life of the stream
         frames = stream.events(db.engine, get_redis(), payer_hash, position, current_app.config["STREAM_MAX_SECONDS"])
-        response = Response(frames, mimetype="text/event-stream")
+        response = Response(stream.Held(frames, slot), mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response

@@ -10,16 +10,73 @@ The frame generator needs no Flask context: it gets the engine and the Redis cli
 holds a database connection only for the instant of each query.
 """
 import json
+import threading
 import time
 
 from sqlalchemy import select
 
+from backend.common.errors import DomainError
 from backend.notifications.channels import notification_payload, stream_channel
 from backend.ops.metrics import SSE_CONNECTIONS
 from backend.notifications.models import Notification
 
 HEARTBEAT_SECONDS = 15
 POLL_SECONDS = 1.0
+
+
+class StreamCapacityReached(DomainError):
+    status = 503
+    code = "stream_capacity"
+    title = "实时通知连接已满，请稍后重试"
+
+
+class WebStreamSlots:
+    """At most `limit` streams held by this web process at once (0: no limit): a stream
+    sent to the web app by mistake must not take every thread the API needs."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.open = 0
+
+    def take(self, limit: int):
+        with self.lock:
+            if limit and self.open >= limit:
+                refused = StreamCapacityReached(
+                    "This web process holds as many streams as it may; the stream server serves them.", extra={"retry_after": 5})
+                refused.headers = {"Retry-After": "5"}
+                raise refused
+            self.open += 1
+        return _Slot(self)
+
+
+class _Slot:
+    def __init__(self, slots):
+        self.slots, self.released = slots, False
+
+    def release(self):
+        with self.slots.lock:
+            if not self.released:
+                self.released = True
+                self.slots.open -= 1
+
+
+WEB_STREAM_SLOTS = WebStreamSlots()
+
+
+class Held:
+    """A WSGI body that gives its slot back when the server closes it (started or not)."""
+
+    def __init__(self, frames, slot):
+        self.frames, self.slot = frames, slot
+
+    def __iter__(self):
+        return iter(self.frames)
+
+    def close(self):
+        try:
+            self.frames.close()
+        finally:
+            self.slot.release()
 
 
 def frame(payload: dict) -> str:

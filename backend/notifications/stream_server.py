@@ -1,7 +1,7 @@
 """The citizens' live stream as an asyncio (ASGI) server: thousands of open streams per
 process, no thread per stream (docs/decisions/stream-server.md).
 
-    granian --interface asgi --factory backend.notifications.stream_server:create_app
+    granian --interface asgi --factory backend.stream_app:create_app
 
 It serves `GET /api/v1/me/stream` exactly as the web app does (same authentication, same
 Last-Event-ID resume from the inbox, same frames) and `/healthz`; the reverse proxy sends
@@ -244,13 +244,3 @@ async def _answer(send, status: int, content_type: bytes, body: bytes):
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-
-
-def create_app(flask_app=None):
-    """The ASGI application (granian's `--factory`): the stream of the web app `flask_app`
-    (default: the one wsgi.py builds from the environment)."""
-    if flask_app is None:
-        from backend import create_app as create_flask_app
-
-        flask_app = create_flask_app()
-    return StreamServer(flask_app)

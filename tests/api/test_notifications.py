@@ -82,3 +82,24 @@ def test_stream_needs_a_citizen_token_or_ticket_never_a_token_in_the_url(client)
     refused = client.get(f"/api/v1/me/stream?access_token={access_token}")
     assert refused.status_code == 401 and refused.json["code"] == "missing_token"
     assert client.get("/api/v1/me/stream?ticket=garbage").json["code"] == "invalid_stream_ticket"
+
+
+def test_the_web_process_holds_at_most_web_streams_max_streams(app, client):
+    """A stream sent to the web app (not the stream server) takes one of its threads: past
+    the limit it is refused with 503 and Retry-After, and a closed stream frees its slot."""
+    from backend.notifications.stream import WEB_STREAM_SLOTS
+
+    headers = citizen_login(client, "zhangsan")
+    app.config.update(WEB_STREAMS_MAX=WEB_STREAM_SLOTS.open + 1, STREAM_MAX_SECONDS=5)  # streams of earlier tests may still be open
+    try:
+        first = app.test_client().get("/api/v1/me/stream", headers=headers, buffered=False)
+        assert first.status_code == 200
+        ticket = client.post("/api/v1/me/stream-tickets", headers=headers).json["ticket"]
+        refused = app.test_client().get(f"/api/v1/me/stream?ticket={ticket}", buffered=False)
+        assert refused.status_code == 503 and refused.json["code"] == "stream_capacity" and refused.headers["Retry-After"] == "5"
+        first.close()
+        again = app.test_client().get(f"/api/v1/me/stream?ticket={ticket}", buffered=False)  # the refused one did not spend it
+        assert again.status_code == 200
+        again.close()
+    finally:
+        app.config.update(WEB_STREAMS_MAX=0, STREAM_MAX_SECONDS=3600)

@@ -91,7 +91,13 @@ def test_docker_and_compose_agree_with_the_readme():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     readme = (ROOT / "README.md").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
-    assert cmd == compose["services"]["web"]["command"] == ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    assert cmd == compose["services"]["web"]["command"] == ["granian", "--interface", "wsgi", "wsgi:app"]
+    # The live stream has its own asyncio server, and the proxy sends exactly that path to it.
+    stream = compose["services"]["stream"]["command"]
+    assert stream[:4] == ["granian", "--interface", "asgi", "--factory"] and stream[-1] == "backend.stream_app:create_app"
+    nginx = compose["configs"]["nginx"]["content"]
+    stream_location = nginx.split("location = /api/v1/me/stream {")[1].split("}")[0]
+    assert "proxy_pass http://stream:8001;" in stream_location and "proxy_buffering off;" in stream_location
     # The compose workers split the queues between them, cover every one, and run as the README says.
     from backend.common.queues import ALL_QUEUES
 
@@ -106,7 +112,7 @@ def test_docker_and_compose_agree_with_the_readme():
     assert "COPY miniapp_mock miniapp_mock" in dockerfile and "COPY bots bots" in dockerfile
     assert compose["services"]["bot"]["command"][-1] == "bots.app:app"
     assert compose["services"]["bot"]["environment"]["PIAOJIA_API_URL"] == "http://web:8000"
-    for line in ("gunicorn -c gunicorn.conf.py wsgi:app", "python -m backend.worker", "flask --app wsgi db upgrade",
+    for line in ("granian --interface wsgi wsgi:app", "backend.stream_app:create_app", "python -m backend.worker", "flask --app wsgi db upgrade",
                  "./scripts/run.sh", "./scripts/test.sh"):
         assert line in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("exec ./scripts/test.sh")
@@ -135,14 +141,3 @@ def test_out_of_range_cursors_are_422(client, operator):
 
     huge = base64.urlsafe_b64encode(b"99999999999999999999").decode().rstrip("=")
     assert unit.get("/receipts", cursor=huge).json["code"] == "invalid_cursor"
-
-
-def test_gunicorn_control_socket_is_off_unless_a_deployment_names_its_own(monkeypatch):
-    import runpy
-
-    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
-    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert settings["control_socket_disable"] is True
-    monkeypatch.setenv("GUNICORN_CONTROL_SOCKET", "/run/piaojia-46/gunicorn.ctl")
-    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert settings["control_socket_disable"] is False and settings["control_socket"] == "/run/piaojia-46/gunicorn.ctl"
