@@ -12,7 +12,10 @@ from backend.common.redis_client import get_redis
 DEFAULT = "default"
 NOTIFICATIONS = "notifications"
 WEBHOOKS = "webhooks"
-ALL_QUEUES = (NOTIFICATIONS, WEBHOOKS, DEFAULT)
+# Deliveries of back-filled receipts (`receipt.batch`): last, so a hospital catching up on
+# thousands of receipts never delays the pushes of receipts issued now.
+BULK = "bulk"
+ALL_QUEUES = (NOTIFICATIONS, WEBHOOKS, DEFAULT, BULK)
 
 # Retries for internal jobs (a database hiccup, a Redis blip): quick, with backoff.
 JOB_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])

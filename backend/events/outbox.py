@@ -42,7 +42,7 @@ def emit_many(event_type: str, items) -> list[str]:
     ids = [row["id"] for row in rows]
     for start in range(0, len(ids), DELIVERY_CHUNK):  # a job per chunk, not per event: enqueuing is the cost
         chunk = ids[start:start + DELIVERY_CHUNK]
-        after_commit(DELIVER_EVENTS, chunk, queue="notifications", job_id=f"deliver-many-{chunk[0]}")
+        after_commit(DELIVER_EVENTS, chunk, queue="bulk", job_id=f"deliver-many-{chunk[0]}")
     return ids
 
 

@@ -106,3 +106,23 @@ def test_a_lock_schedules_its_expiry_and_withdraws_it_when_it_ends(app_ctx, oper
         work(redis)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) == 0
+
+
+def test_backfilled_receipts_wait_behind_receipts_issued_now(app_ctx, operator, redis_url):
+    """A receipt.batch's deliveries go to the bulk queue, which the worker takes last: the
+    citizen of a receipt issued during a hospital's back-fill is notified first."""
+    from rq.registry import FinishedJobRegistry
+
+    hospital = operator.register_hospital()
+    with redis_at(app_ctx, redis_url) as redis:
+        backfill = [hospital.sign(hospital.receipt()) for _ in range(3)]
+        assert hospital.push("receipt.batch", {"receipts": backfill}).status_code == 202
+        resp, _ = hospital.issue()
+        assert resp.status_code == 202
+        assert len(get_queue("bulk").job_ids) == 1 and len(get_queue("notifications").job_ids) == 1
+        work(redis)
+        finished = {name: FinishedJobRegistry(name, connection=redis) for name in ("bulk", "notifications")}
+        ended = {name: [(job.ended_at, job.id) for job in get_queue(name).job_class.fetch_many(registry.get_job_ids(), connection=redis)]
+                 for name, registry in finished.items()}
+    assert ended["notifications"][0][0] < ended["bulk"][0][0]
+    assert count(Notification) == 4
