@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "piaojia_row_cache_invalidate"
+MAX_ENTRIES = 50_000
 _CACHED: dict[str, type] = {}  # table name → model of the rows kept
+_CHILDREN: dict[str, tuple[str, str]] = {}  # table → (parent table, foreign key attribute)
+_WATCHED: dict[str, str] = {}  # table → namespace of `memo` values any change of it drops
 
 
 def cached_model(model):
@@ -30,6 +33,26 @@ def cached_model(model):
     (flushed update or delete) drops it on every process after commit."""
     _CACHED[model.__tablename__] = model
     return model
+
+
+def part_of(parent_table: str, foreign_key: str):
+    """Class decorator for rows loaded with their parent (`get(…, relations=…)`): adding,
+    changing or deleting one drops the parent's entry."""
+    def register(model):
+        _CHILDREN[model.__tablename__] = (parent_table, foreign_key)
+        return model
+
+    return register
+
+
+def drops(namespace: str):
+    """Class decorator: any change of a row of this model drops every `memo` value of
+    `namespace` (values computed from many of its rows)."""
+    def register(model):
+        _WATCHED[model.__tablename__] = namespace
+        return model
+
+    return register
 
 
 class _State:
@@ -117,30 +140,74 @@ def _current(app) -> _State | None:
     return state
 
 
-def get(model, key):
-    """`db.session.get(model, key)`, served from this process's copy when it has one."""
+def get(model, key, relations: tuple[str, ...] = ()):
+    """`db.session.get(model, key)` — with `relations` loaded too — served from this
+    process's copy when it has one."""
     from flask import current_app
+    from sqlalchemy.orm import joinedload
 
     from backend.extensions import db
 
     if key is None:
         return None
+    options = [joinedload(getattr(model, name)) for name in relations]
     state = _current(current_app)
-    table = model.__tablename__
     if state is None or not state.ready:
-        return db.session.get(model, key)
+        return db.session.get(model, key, options=options)
+    entry = (model.__tablename__, str(key))
     generation = state.generation
-    values = state.rows.get((table, str(key)))
-    if values is not None:
-        instance = model(**values)
-        make_transient_to_detached(instance)
-        return db.session.merge(instance, load=False)
-    instance = db.session.get(model, key)
+    cached = state.rows.get(entry, {}).get(relations)
+    if cached is not None:
+        return db.session.merge(_rebuild(model, cached), load=False)
+    instance = db.session.get(model, key, options=options)
     if instance is not None:
-        values = {attr.key: getattr(instance, attr.key) for attr in model.__mapper__.column_attrs}
+        snapshot = (_columns(instance), {name: [_columns(child) for child in getattr(instance, name)] for name in relations})
         with state.lock:
             if state.ready and state.generation == generation:
-                state.rows[(table, str(key))] = values
+                state.rows.setdefault(entry, {})[relations] = snapshot
+    return instance
+
+
+def memo(namespace: str, key, compute):
+    """`compute()` — a pure value read from tables registered with `drops(namespace)` —
+    kept per process under `key` until one of those tables changes."""
+    from flask import current_app
+
+    state = _current(current_app)
+    if state is None or not state.ready:
+        return compute()
+    entry = (namespace, str(key))
+    generation = state.generation
+    found = state.rows.get(entry)
+    if found is not None:
+        return found[()]
+    value = compute()
+    with state.lock:
+        if state.ready and state.generation == generation:
+            if len(state.rows) >= MAX_ENTRIES:  # keys chosen by callers (a receipt's code): bounded
+                state.rows.clear()
+            state.rows[entry] = {(): value}
+    return value
+
+
+def _columns(instance) -> dict:
+    return {attr.key: getattr(instance, attr.key) for attr in instance.__mapper__.column_attrs}
+
+
+def _rebuild(model, snapshot):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    values, relations = snapshot
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    for name, rows in relations.items():
+        child_model = getattr(model, name).property.mapper.class_
+        children = []
+        for row in rows:
+            child = child_model(**row)
+            make_transient_to_detached(child)
+            children.append(child)
+        set_committed_value(instance, name, children)
     return instance
 
 
@@ -174,15 +241,22 @@ def publish(app, changes) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _collect_changes(session, _context):
-    if not _CACHED:
+    if not (_CACHED or _CHILDREN or _WATCHED):
         return
-    for instance in list(session.dirty) + list(session.deleted):
+    pending = session.info.setdefault(PENDING_KEY, set())
+    for instance in [*session.new, *session.dirty, *session.deleted]:
         table = getattr(instance, "__tablename__", None)
-        if table not in _CACHED:
+        if table not in _CACHED and table not in _CHILDREN and table not in _WATCHED:
             continue
-        if instance in session.deleted or session.is_modified(instance, include_collections=False):
-            identity = instance.__mapper__.primary_key_from_instance(instance)
-            session.info.setdefault(PENDING_KEY, set()).add((table, str(identity[0])))
+        if instance in session.dirty and not session.is_modified(instance, include_collections=False):
+            continue
+        if table in _CACHED and instance not in session.new:
+            pending.add((table, str(instance.__mapper__.primary_key_from_instance(instance)[0])))
+        if table in _CHILDREN:
+            parent_table, foreign_key = _CHILDREN[table]
+            pending.add((parent_table, str(getattr(instance, foreign_key))))
+        if table in _WATCHED:
+            pending.add((_WATCHED[table], None))
 
 
 @event.listens_for(Session, "after_commit")

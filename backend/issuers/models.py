@@ -1,10 +1,12 @@
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 
+from backend.common import row_cache
 from backend.common.models import TZDateTime, new_uuid, utcnow
 from backend.extensions import db
 
 
+@row_cache.cached_model
 class Issuer(db.Model):
     """An issuing unit (开票单位), e.g. a hospital, registered by a fiscal operator."""
 
@@ -34,6 +36,7 @@ class Issuer(db.Model):
         return self.status == "active"
 
 
+@row_cache.part_of("issuers", "issuer_id")
 class IssuerWebhookSecret(db.Model):
     """A `whsec_` secret; several may be valid at once while an issuer rotates."""
 
@@ -48,6 +51,7 @@ class IssuerWebhookSecret(db.Model):
     issuer = relationship("Issuer", back_populates="secrets")
 
 
+@row_cache.part_of("issuers", "issuer_id")
 class IssuerKey(db.Model):
     """A public key that verifies the issuer's seal on its receipts (DESIGN §2). Several
     may be valid at once while an issuer rolls a new key out; `expires_at` ends one."""
@@ -65,6 +69,7 @@ class IssuerKey(db.Model):
     issuer = relationship("Issuer", back_populates="keys")
 
 
+@row_cache.drops("series_for_receipt")
 class IssuerCodeSeries(db.Model):
     """A receipt code series the fiscal department allocated to an issuer: numbers
     `number_from`..`number_to` (inclusive, 10 digits) of receipt code `code`. Once an issuer

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import bindparam, or_, select, text
 
+from backend.common import row_cache
 from backend.common.crypto import pii
 from backend.common.errors import Conflict, NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
@@ -206,4 +207,5 @@ _SERIES_FOR_RECEIPT = select(IssuerCodeSeries.issuer_id, IssuerCodeSeries.code, 
 def series_for_receipt(issuer_id: str, code: str) -> tuple[SeriesRange, ...]:
     """What deciding on one receipt's allocation needs: the series of its code (any
     issuer) and every series of its issuer."""
-    return tuple(SeriesRange(*row) for row in db.session.execute(_SERIES_FOR_RECEIPT, {"code": code, "issuer_id": issuer_id}))
+    return row_cache.memo("series_for_receipt", (issuer_id, code), lambda: tuple(
+        SeriesRange(*row) for row in db.session.execute(_SERIES_FOR_RECEIPT, {"code": code, "issuer_id": issuer_id})))

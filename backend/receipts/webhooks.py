@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from backend.common import row_cache
 from backend.common.crypto import sha256_hex
 from backend.common.models import utcnow
 from backend.common.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
@@ -113,7 +113,6 @@ def _replay(issuer_id: str, msg_id: str, body_hash: str) -> DeliveryResult | Non
 
 
 # Built once: statements executed with separate parameters reuse their compiled form.
-_ISSUER_WITH_CREDENTIALS = select(Issuer).where(Issuer.id == bindparam("issuer_id")).options(joinedload(Issuer.secrets), joinedload(Issuer.keys))
 _INSERT_INBOUND = insert(InboundWebhook.__table__)
 
 
@@ -153,7 +152,7 @@ def handle_delivery(issuer_id: str, headers, body: bytes) -> DeliveryResult:
 def _authenticated_issuer(issuer_id: str, headers, body: bytes) -> tuple[Issuer, str]:
     if len(body) > current_app.config["WEBHOOK_MAX_BODY_BYTES"]:
         raise PayloadTooLarge(f"A delivery may be at most {current_app.config['WEBHOOK_MAX_BODY_BYTES']} bytes.")
-    issuer = db.session.scalars(_ISSUER_WITH_CREDENTIALS, {"issuer_id": issuer_id}).unique().first()
+    issuer = row_cache.get(Issuer, issuer_id, relations=("secrets", "keys"))
     if issuer is None:
         raise NotFound("No such issuer.", code="issuer_not_found", title="开票单位不存在")
     msg_id = authenticate(issuer, headers, body)

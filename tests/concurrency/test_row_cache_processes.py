@@ -113,3 +113,50 @@ def test_every_worker_serves_its_copy_and_drops_it_when_the_unit_changes(server)
     # A cancellation (its clients are disabled by one Core UPDATE): refused on every worker.
     assert requests.post(url + f"/api/v1/admin/units/{unit['id']}/cancel", headers=operator, json={"reason": "撤销"}).status_code == 200
     assert {(a[0], a[3]) for a in _answers(url, fresh)} == {(401, "invalid_client")}
+
+
+@postgres_only()
+def test_an_issuers_credentials_are_cached_and_a_disable_or_key_retirement_holds_on_every_worker(server):
+    import copy
+    from types import SimpleNamespace
+
+    from tests.federation.test_federation import Hospital
+    from tests.support import sign_es256
+
+    url, creds, engine = server
+    operator = _token(url, creds["client_id"], creds["client_secret"])
+    hospital = Hospital(SimpleNamespace(url=url), operator)
+    time.sleep(1.0)
+
+    def deliveries():
+        answers = set()
+        for _ in range(ROUNDS // 2):
+            data = copy.deepcopy(hospital_receipt)
+            data["number"] = f"{time.perf_counter_ns() % 10**10:010d}"
+            resp = hospital.push("receipt.issued", sign_es256(hospital.key, data))
+            answers.add((resp.status_code, resp.json().get("code")))
+        return answers
+
+    from tests.support import SAMPLE_RECEIPT
+    hospital_receipt = {**copy.deepcopy(SAMPLE_RECEIPT), "issuer": {"name": "三亚中心医院", "credit_code": "12460200428201234X"}}
+    hospital_receipt.pop("signature", None)
+    assert deliveries() == {(202, None)}
+
+    # Disabled behind the application's back: the workers keep authenticating from their copies.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE issuers SET status = 'disabled' WHERE id = :id"), {"id": hospital.issuer_id})
+    assert deliveries() == {(202, None)}
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE issuers SET status = 'active' WHERE id = :id"), {"id": hospital.issuer_id})
+
+    # Disabled through the API: refused by every worker at once.
+    assert requests.post(url + f"/api/v1/admin/issuers/{hospital.issuer_id}/disable", headers=operator, json={}).status_code == 200
+    assert deliveries() == {(403, "issuer_disabled")}
+    assert requests.post(url + f"/api/v1/admin/issuers/{hospital.issuer_id}/enable", headers=operator, json={}).status_code == 200
+    assert deliveries() == {(202, None)}
+
+    # Its only seal key retired (a child row of the cached issuer): seals stop verifying everywhere.
+    keys = requests.get(url + f"/api/v1/admin/issuers/{hospital.issuer_id}/keys", headers=operator).json()
+    retired = requests.post(url + f"/api/v1/admin/issuers/{hospital.issuer_id}/keys/{keys[0]['id']}/retire", headers=operator, json={})
+    assert retired.status_code == 200, retired.text
+    assert deliveries() == {(422, "invalid_receipt_signature")}
