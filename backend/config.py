@@ -32,7 +32,9 @@ class BaseConfig:
     # hide_parameters: SQL errors in logs never carry personal data.
     # json_serializer: Chinese stays readable (and searchable) in JSON columns on SQLite too.
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True,
+        # A round trip per checkout that finds a connection the server dropped; measured in
+        # bench/REPORT.md. Off: a dropped connection fails one request, then the pool recovers.
+        "pool_pre_ping": _env_bool("DATABASE_POOL_PRE_PING", True),
         "hide_parameters": True,
         "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False),
     }

@@ -1,8 +1,8 @@
 """bench/batch: bulk ingest (`receipt.batch`, up to 500 sealed receipts per delivery) next
 to the single-delivery path and a psycopg baseline doing the same crypto and inserts, in one
-run, on one production-mode node (gunicorn on PostgreSQL, Redis).
+run, on one production-mode node (granian on PostgreSQL, Redis).
 
-    python -m bench.batch [--single 1500] [--batches 12] [--size 500] [--config 2x2]
+    python -m bench.batch [--single 1500] [--batches 12] [--size 500] [--config granian:2x2]
 
 Goals (issue 13): batch receipts/s ≥ 5× the single path, and ≥ 0.5 of the baseline. The
 baseline verifies every issuer seal (ES256), makes every supervision signature, encrypts and
@@ -85,12 +85,13 @@ def main():
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=2, help="concurrent batch senders (single path: 8)")
-    parser.add_argument("--config", default="2x2")
+    parser.add_argument("--config", default="granian:2x2", help="server:WxT (see bench/README.md)")
     parser.add_argument("--port", type=int, default=8761)
     args = parser.parse_args()
-    workers, threads = (int(x) for x in args.config.split("x"))
+    config = harness.parse_config(args.config)
+    workers, threads = config["workers"], config["threads"]
     database_url, env = harness.production_node("piaojia_bench", REDIS_URL)
-    with harness.gunicorn(env, args.port, workers, threads):
+    with harness.server(config["kind"], env, args.port, workers, threads):
         hospitals = register_hospitals(args.port, env)
         push_all(args.port, prepare(hospitals, 100, 9_000_000_000), 8)  # warm-up
         singles = prepare(hospitals, args.single, 1)
@@ -109,7 +110,7 @@ def main():
                          (h["issuer_id"], h["name"], h["credit_code"]))
     base_elapsed = baseline(base_url, batches, hospitals, args.clients, env["PII_KEY"])
     result = {
-        "config": harness.describe_config(workers, threads), "batch_size": args.size, "batches": args.batches,
+        "config": harness.describe_config(workers, threads, config["kind"]), "batch_size": args.size, "batches": args.batches,
         "single_receipts_per_s": round(args.single / single_elapsed, 1), "batch_receipts_per_s": round(total / batch_elapsed, 1),
         "baseline_receipts_per_s": round(total / base_elapsed, 1),
         "batch_to_single": round((total / batch_elapsed) / (args.single / single_elapsed), 2),
