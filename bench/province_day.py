@@ -1,7 +1,7 @@
 """bench/province_day: one large province's weekday on one node, compressed in time — each
 hour of the day becomes `--slot-seconds` seconds at that hour's real rate.
 
-    python -m bench.province_day [--daily 3000000] [--slot-seconds 5] [--listeners 2000]
+    python -m bench.province_day [--daily 3000000] [--slot-seconds 5] [--listeners 2000] [--event-workers 1]
 
 The province: Guangdong-sized, about 9% of the national ~10 billion medical receipts a
 year, i.e. ~3 million on a weekday (docs/scaling.md). Every hour's receipts arrive as
@@ -17,6 +17,7 @@ outbox's oldest undelivered event at the hour's end; for the day: CPU ms per rec
 process group, pushes received and their latency, invariant violations.
 """
 import argparse
+import contextlib
 import http.client
 import json
 import threading
@@ -78,6 +79,7 @@ def main():
     parser.add_argument("--slot-seconds", type=float, default=5.0, help="seconds each hour of the day is compressed to")
     parser.add_argument("--listeners", type=int, default=2000)
     parser.add_argument("--config", default="granian:2x4")
+    parser.add_argument("--event-workers", type=int, default=1, help="RQ worker processes (python -m backend.worker)")
     parser.add_argument("--port", type=int, default=8705)
     args = parser.parse_args()
     config = harness.parse_config(args.config)
@@ -92,7 +94,8 @@ def main():
     port, stream_port = args.port, args.port + 1
     hours, accepted, hour_of = [], {}, {}
     with harness.server(config["kind"], env, port, config["workers"], config["threads"]) as web, \
-            harness.stream_server(env, stream_port) as streams, harness.worker(env) as worker:
+            harness.stream_server(env, stream_port) as streams, contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(harness.worker(env)) for _ in range(args.event_workers)]
         hospitals = register_hospitals(port, env)
         units = open_units(port, env, 4)
         tokens = [citizen_token(port, idp_key, "bench", n) for n in range(args.listeners)]
@@ -101,7 +104,7 @@ def main():
         listeners = Listeners(stream_port, tokens)
         listeners.wait_connected()
         time.sleep(1.0)
-        meter = harness.CpuMeter(web=harness.web_pids(web), stream_server=harness.web_pids(streams), worker=[worker.pid])
+        meter = harness.CpuMeter(web=harness.web_pids(web), stream_server=harness.web_pids(streams), worker=[w.pid for w in workers])
         day_started, offset, issued = time.perf_counter(), 0, []
         for hour, (rate, count) in enumerate(zip(rates, counts)):
             mine = receipts[offset:offset + count]
@@ -169,7 +172,7 @@ def main():
         violations = {name: conn.execute(sql).fetchone()[0] for name, sql in INVARIANTS.items()}
         stored = conn.execute("SELECT count(*) FROM receipts").fetchone()[0]
     result = {
-        "province_daily_receipts": args.daily, "slot_seconds": args.slot_seconds, "config": harness.describe_config(
+        "province_daily_receipts": args.daily, "slot_seconds": args.slot_seconds, "event_workers": args.event_workers, "config": harness.describe_config(
             config["workers"], config["threads"], config["kind"]), "listeners": args.listeners, "connected": listeners.connected,
         "receipts_single": total, "receipts_backfill": 500 * len(BACKFILL_HOURS), "stored": stored, "day_seconds": round(day_s, 1),
         "peak_hour": max(hours, key=lambda h: h["target_receipts_per_s"]),
