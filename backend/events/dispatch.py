@@ -134,7 +134,25 @@ def _after_commit(session):
     if jobs_inline():  # nothing is scheduled inline: scheduled work is left to the sweeper
         session.info.setdefault(INLINE_KEY, []).extend(job for job in jobs if job[2] is None)
         return
-    enqueue_all(jobs, cancellations)
+    enqueue_all(coalesce_deliveries(jobs), cancellations)
+
+
+def coalesce_deliveries(jobs: list) -> list:
+    """One delivery job per queue for a commit's events, instead of one per event: a
+    feedback's `receipt.reimbursed` and `receipt.unlocked` then reach every channel in the
+    order they happened, even with several workers, and the worker pays its per-job cost once."""
+    from backend.events.outbox import DELIVER_EVENT, DELIVER_EVENTS, DELIVERY_CHUNK
+
+    singles = [job for job in jobs if job[0] == DELIVER_EVENT and job[2] is None]
+    if len(singles) < 2:
+        return jobs
+    by_queue: dict[str, list[str]] = {}
+    for _func, args, _at, queue, _job_id in singles:
+        by_queue.setdefault(queue, []).append(args[0])
+    rest = [job for job in jobs if not (job[0] == DELIVER_EVENT and job[2] is None)]
+    return rest + [(DELIVER_EVENTS, (chunk,), None, queue, f"deliver-many-{chunk[0]}")
+                   for queue, ids in by_queue.items()
+                   for chunk in (ids[start:start + DELIVERY_CHUNK] for start in range(0, len(ids), DELIVERY_CHUNK))]
 
 
 @event.listens_for(Session, "after_soft_rollback")

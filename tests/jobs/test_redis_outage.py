@@ -102,7 +102,9 @@ def test_a_lock_schedules_its_expiry_and_withdraws_it_when_it_ends(app_ctx, oper
         assert scheduled() == [] and not redis.exists(Job.key_for(second))
         events = db.session.scalars(select(OutboxEvent.id).where(OutboxEvent.type != "receipt.issued")).all()
         assert len(events) == 3  # locked, reimbursed, unlocked
-        assert set(get_queue("notifications").job_ids) == {f"deliver-{event_id}" for event_id in events}
+        queue = get_queue("notifications")
+        delivered = [queue.fetch_job(job_id).args[0] for job_id in queue.job_ids]  # the lock's event; the feedback's two in one job
+        assert sorted(e for ids in delivered for e in ([ids] if isinstance(ids, str) else ids)) == sorted(events) and len(delivered) == 2
         work(redis)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) == 0
@@ -126,3 +128,28 @@ def test_backfilled_receipts_wait_behind_receipts_issued_now(app_ctx, operator, 
                  for name, registry in finished.items()}
     assert ended["notifications"][0][0] < ended["bulk"][0][0]
     assert count(Notification) == 4
+
+
+def test_a_commits_events_are_delivered_by_one_job_in_their_order(app_ctx, operator, redis_url):
+    """A feedback commits receipt.reimbursed and receipt.unlocked: one delivery job carries
+    both, in that order, so even several workers cannot deliver them the other way round."""
+    from backend.events.outbox import DELIVER_EVENTS
+
+    hospital = operator.register_hospital()
+    unit = UnitClient.open(operator)
+    _, receipt = hospital.issue()
+    with redis_at(app_ctx, redis_url) as redis:
+        locked = unit.lock_with_proof(receipt)
+        assert locked.status_code == 201, locked.get_json()
+        queue = get_queue("notifications")
+        before = set(queue.job_ids)
+        done = unit.feedback(f"{receipt['code']}-{receipt['number']}", locked.get_json()["lock_token"], amount="10.00")
+        assert done.status_code == 201, done.get_json()
+        (job_id,) = set(queue.job_ids) - before
+        job = queue.fetch_job(job_id)
+        assert job.func_name == DELIVER_EVENTS
+        types = [db.session.get(OutboxEvent, event_id).type for event_id in job.args[0]]
+        assert types == ["receipt.reimbursed", "receipt.unlocked"]
+        work(redis)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) == 0
