@@ -205,6 +205,35 @@ def run_threads(count: int, target) -> float:
     return time.perf_counter() - started
 
 
+def paced(port, requests_, rate, threads=6):
+    """Sends (method, path, body, headers) at `rate` per second from `threads` connections;
+    returns (latencies, non-2xx count, the moment each request was answered by index)."""
+    lock, cursor, latencies, failures, answered = threading.Lock(), iter(enumerate(requests_)), [], [0], {}
+    started = time.perf_counter()
+
+    def run(_n):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                break
+            i, (method, path, body, headers) = item
+            time.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            sent = time.perf_counter()
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            with lock:
+                answered[i] = time.perf_counter()
+                latencies.append(answered[i] - sent)
+                failures[0] += resp.status >= 300
+        conn.close()
+
+    run_threads(threads, run)
+    return latencies, failures[0], answered
+
+
 def drain(database_url: str, items, clients: int, handle) -> float:
     """Hands items out to `clients` threads, each with its own connection, calling
     handle(conn, item, n) with its thread number n; returns seconds."""

@@ -18,7 +18,6 @@ process group, pushes received and their latency, invariant violations.
 """
 import argparse
 import contextlib
-import http.client
 import json
 import threading
 import time
@@ -36,35 +35,6 @@ from bench.reimburse import INVARIANTS, cycles, open_units
 HOURLY_SHARE = [0.005, 0.005, 0.005, 0.005, 0.005, 0.005, 0.01, 0.03, 0.09, 0.11, 0.12, 0.09,
                 0.04, 0.04, 0.08, 0.09, 0.08, 0.06, 0.04, 0.03, 0.025, 0.02, 0.01, 0.005]
 BACKFILL_HOURS = (1, 2, 3)
-
-
-def paced(port, requests_, rate, threads=6):
-    """Sends (method, path, body, headers) at `rate` per second from `threads` connections;
-    returns (latencies, non-2xx count, the moment each request was answered by index)."""
-    lock, cursor, latencies, failures, answered = threading.Lock(), iter(enumerate(requests_)), [], [0], {}
-    started = time.perf_counter()
-
-    def run(_n):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                item = next(cursor, None)
-            if item is None:
-                break
-            i, (method, path, body, headers) = item
-            time.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            sent = time.perf_counter()
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            with lock:
-                answered[i] = time.perf_counter()
-                latencies.append(answered[i] - sent)
-                failures[0] += resp.status >= 300
-        conn.close()
-
-    harness.run_threads(threads, run)
-    return latencies, failures[0], answered
 
 
 def outbox_lag_s(database_url) -> float:
@@ -118,7 +88,7 @@ def main():
 
             def ingest():
                 sent = time.perf_counter()
-                latencies, failures, answered = paced(port, deliveries, rate)
+                latencies, failures, answered = harness.paced(port, deliveries, rate)
                 results["ingest"] = (latencies, failures)
                 results["ingest_s"] = time.perf_counter() - sent
                 for i, (_, _, _, data) in enumerate(mine):
@@ -126,7 +96,7 @@ def main():
                     hour_of[f"{data['code']}-{data['number']}"] = hour
 
             def read_wallets():
-                results["wallet"] = paced(port, wallet, max(rate / 2, 0.5), threads=2)[:2]
+                results["wallet"] = harness.paced(port, wallet, max(rate / 2, 0.5), threads=2)[:2]
 
             def reimburse():
                 if to_reimburse:
@@ -136,7 +106,7 @@ def main():
             def backfill():
                 if hour in BACKFILL_HOURS:
                     batch = backfills[BACKFILL_HOURS.index(hour)]
-                    results["backfill"] = paced(port, [("POST", f"/api/v1/issuers/{batch[0]}/webhook", batch[1], batch[2])], 1, threads=1)[:2]
+                    results["backfill"] = harness.paced(port, [("POST", f"/api/v1/issuers/{batch[0]}/webhook", batch[1], batch[2])], 1, threads=1)[:2]
 
             hour_started = time.perf_counter()
             workers_ = [threading.Thread(target=f) for f in (ingest, read_wallets, reimburse, backfill)]

@@ -84,28 +84,15 @@ class Listeners:
 
 
 def push(port, deliveries, rate, accepted):
-    """Posts the deliveries at `rate` per second from 4 threads, recording each 202."""
-    lock, cursor = threading.Lock(), iter(enumerate(deliveries))
+    """Posts the deliveries at `rate` per second from 4 connections, recording when each was
+    accepted (202) by receipt key; returns the seconds it took."""
     started = time.perf_counter()
-
-    def run(_n):
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                item = next(cursor, None)
-            if item is None:
-                return
-            i, (issuer_id, body, headers, data) = item
-            time.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            conn.request("POST", f"/api/v1/issuers/{issuer_id}/webhook", body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            assert resp.status == 202, resp.status
-            accepted[f"{data['code']}-{data['number']}"] = time.perf_counter()
-
-    return harness.run_threads(4, run)
+    requests_ = [("POST", f"/api/v1/issuers/{issuer_id}/webhook", body, headers) for issuer_id, body, headers, _ in deliveries]
+    _, failures, answered = harness.paced(port, requests_, rate, threads=4)
+    assert failures == 0, f"{failures} deliveries refused"
+    for i, (_, _, _, data) in enumerate(deliveries):
+        accepted[f"{data['code']}-{data['number']}"] = answered[i]
+    return time.perf_counter() - started
 
 
 def main():

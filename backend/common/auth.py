@@ -5,6 +5,7 @@ from flask import g, request
 
 from backend.common import row_cache, sessions, tokens
 from backend.common.errors import Forbidden, Unauthorized
+from backend.common.models import as_utc
 from backend.extensions import db
 
 
@@ -91,7 +92,7 @@ def client_required(*roles):
             client = row_cache.get(ApiClient, claims["sub"])
             if client is None or not client.active:
                 raise Unauthorized("This client is unknown or disabled.", code="invalid_client")
-            if client.rotated_at is not None and claims["iat"] < int(client.rotated_at.timestamp()):
+            if client.rotated_at is not None and claims["iat"] < int(as_utc(client.rotated_at).timestamp()):
                 raise Unauthorized("This token was issued before the client's secret was rotated.", code="token_revoked",
                                    title="凭证已更换，请重新获取访问令牌")
             if roles and client.role not in roles:

@@ -15,7 +15,7 @@ import time
 
 from sqlalchemy import select
 
-from backend.common.errors import DomainError
+from backend.common.errors import DomainError, Unauthorized
 from backend.notifications.channels import notification_payload, stream_channel
 from backend.ops.metrics import SSE_CONNECTIONS
 from backend.notifications.models import Notification
@@ -100,7 +100,6 @@ def open_stream() -> tuple[str, int]:
     from flask import request
 
     from backend.common.auth import authenticate_citizen, authenticate_stream_ticket, bearer_token
-    from backend.common.errors import Unauthorized
     from backend.extensions import db
 
     if "Authorization" in request.headers:

@@ -140,7 +140,8 @@ class StreamServer:
         from backend.common.errors import DomainError, problem
         from backend.extensions import db
 
-        with self.flask_app.test_request_context(STREAM_PATH, headers=headers, query_string=query):
+        client = (scope.get("client") or ("", 0))[0]
+        with self.flask_app.test_request_context(STREAM_PATH, headers=headers, query_string=query, environ_base={"REMOTE_ADDR": client}):
             try:
                 payer_hash, position = frames.open_stream()
                 return None, (payer_hash, position)

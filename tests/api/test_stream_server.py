@@ -4,12 +4,20 @@ stream; many streams of one process sharing one Redis subscription."""
 import asyncio
 import json
 
-import pytest
 
 from backend.notifications.stream_server import QUEUE_LIMIT, Fanout, StreamServer
 from tests.support import UnitClient, citizen_login
 
 ZHANG_SAN_ID = "460200199001011234"
+
+
+async def eventually(predicate, timeout=5.0):
+    """Waits (without blocking the loop) until predicate() is true."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 def scope(headers=None, query=b"", path="/api/v1/me/stream"):
@@ -124,10 +132,7 @@ def test_one_subscription_fans_out_to_every_stream_of_the_citizen(app_ctx, clien
             mine = [Client(server, scope(zhang), frames_wanted=1) for _ in range(50)]
             other = Client(server, scope(li), frames_wanted=1)
             tasks = [asyncio.ensure_future(c.run()) for c in [*mine, other]]
-            for _ in range(100):
-                if len(server.fanout.listeners) == 2 and sum(map(len, server.fanout.listeners.values())) == 51:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: sum(map(len, server.fanout.listeners.values())) == 51)
             assert len(server.fanout.listeners) == 2  # one channel per citizen, however many streams
             channel = next(c for c, queues in server.fanout.listeners.items() if len(queues) == 50)
             payload = {"id": "evt-1", "type": "receipt.issued", "title": "收到一张新的电子票据"}
@@ -171,18 +176,12 @@ def test_a_stream_that_cannot_keep_up_is_closed_not_buffered(app_ctx, client, re
         async def go():
             stream = SlowClient(server, scope(zhang))
             task = asyncio.ensure_future(stream.run())
-            for _ in range(100):
-                if server.fanout.listeners:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: bool(server.fanout.listeners))
             (channel, queues), = server.fanout.listeners.items()
             queue = next(iter(queues))
             for n in range(QUEUE_LIMIT * 4):
                 await asyncio.to_thread(publisher.publish, channel, json.dumps({"id": f"evt-{n}", "type": "receipt.issued"}))
-            for _ in range(100):
-                if queue.full():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(queue.full)
             held = queue.qsize()
             stream.reading.set()
             await task

@@ -306,3 +306,17 @@ def test_unit_list_filters_by_status(hospital, centre, sent):
     assert set(keys("all")) == {receipt_key(sent), receipt_key(other)}
     problem(centre.get("/receipts", status="bogus"), 422, "validation_failed")
     problem(centre.get("/receipts", cursor="!!"), 422, "invalid_cursor")
+
+
+def test_rotating_a_units_credentials_revokes_the_tokens_issued_before(operator):
+    unit = UnitClient.open(operator)
+    old_headers = dict(unit.headers)
+    assert unit.client.get("/api/v1/unit/me", headers=old_headers).status_code == 200
+    time.sleep(1.1)  # token times are whole seconds: the rotation falls in a later one
+    rotated = operator.client.post(f"/api/v1/admin/units/{unit.id}/credentials/rotate", headers=operator.headers)
+    assert rotated.status_code == 201
+    refused = unit.client.get("/api/v1/unit/me", headers=old_headers)
+    assert refused.status_code == 401 and refused.json["code"] == "token_revoked" and refused.json["title"] == "凭证已更换，请重新获取访问令牌"
+    unit.client_secret = rotated.json["client_secret"]
+    unit.refresh_token()
+    assert unit.client.get("/api/v1/unit/me", headers=unit.headers).status_code == 200

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import postgres_only
-from tests.federation.cluster import free_port
+from tests.federation.cluster import free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 3
@@ -50,12 +50,7 @@ def server(tmp_path):
                             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if requests.get(url + "/healthz", timeout=0.5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        assert healthy(url), "the server did not start"
         creds = json.loads(cli("create-operator", "海南省财政厅"))
         yield url, creds, create_engine(database_url)
     finally:

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.federation.cluster import ROOT, Process, free_port
+from tests.federation.cluster import ROOT, Process, free_port, healthy
 from tests.federation.test_federation import Hospital, key_of
 
 
@@ -26,12 +26,7 @@ def node_and_streams(tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if requests.get(url + "/healthz", timeout=0.5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        assert healthy(url), "the server did not start"
         yield node, url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

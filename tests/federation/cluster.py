@@ -23,6 +23,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def healthy(url: str, timeout: float = 30) -> bool:
+    """Waits until the server at `url` answers /healthz; False when it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=0.5).ok:
+                return True
+        except requests.RequestException:
+            time.sleep(0.1)
+    return False
+
+
 def _database(name: str, folder: Path) -> str:
     base = os.environ.get("TEST_DATABASE_URL") or ""
     if base.startswith("postgresql"):
@@ -63,14 +75,9 @@ class Process:
         log = open(self.folder / "server.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "flask", "run", "--port", str(self.port), "--no-reload", "--no-debugger"],
                                      cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError(f"{self.name} did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
+        if not healthy(self.url):
+            raise AssertionError(f"{self.name} did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
+        return self
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:
