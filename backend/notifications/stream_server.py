@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
 
 from backend.notifications import stream as frames
 from backend.notifications.channels import stream_channel
