@@ -1,5 +1,5 @@
 """Citizen inbox and live stream; units' webhook endpoint and delivery log."""
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
