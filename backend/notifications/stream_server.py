@@ -4,7 +4,8 @@ process, no thread per stream (docs/decisions/stream-server.md).
     granian --interface asgi --factory backend.stream_app:create_app
 
 It serves `GET /api/v1/me/stream` exactly as the web app does (same authentication, same
-Last-Event-ID resume from the inbox, same frames) and `/healthz`; the reverse proxy sends
+Last-Event-ID resume from the inbox, same frames), `/healthz`, and `/metrics` (the web app's
+view, so its open streams are counted); the reverse proxy sends
 that one path here. Signing in and reading the inbox are the web app's own code, run on a
 small thread pool inside a Flask request context; only waiting is asynchronous. Live
 events come from one Redis pub/sub connection per process, fanned out to the streams of
@@ -112,6 +113,9 @@ class StreamServer:
             return
         if scope["path"] == "/healthz":
             return await _answer(send, 200, b"application/json", b'{"status": "ok"}')
+        if scope["path"] == "/metrics":  # the web app's own view: same access rule, this process's streams
+            status, content_type, body = await self._run(self._metrics, scope)
+            return await _answer(send, status, content_type.encode(), body)
         if scope["path"] != STREAM_PATH or scope["method"] != "GET":
             return await _answer(send, 404, b"application/problem+json", json.dumps(
                 {"type": "urn:piaojia:problem:not_found", "title": "资源不存在", "status": 404, "code": "not_found",
@@ -149,6 +153,12 @@ class StreamServer:
                 return exc.status, response.get_data()
             finally:
                 db.session.remove()
+
+    def _metrics(self, scope):
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        client = (scope.get("client") or ("", 0))[0]
+        response = self.flask_app.test_client().get("/metrics", headers=headers, environ_base={"REMOTE_ADDR": client})
+        return response.status_code, response.content_type, response.get_data()
 
     def _backlog(self, payer_hash, position):
         from backend.extensions import db

@@ -20,8 +20,8 @@ async def eventually(predicate, timeout=5.0):
     raise AssertionError("timed out")
 
 
-def scope(headers=None, query=b"", path="/api/v1/me/stream"):
-    return {"type": "http", "method": "GET", "path": path, "query_string": query,
+def scope(headers=None, query=b"", path="/api/v1/me/stream", client=("127.0.0.1", 50000)):
+    return {"type": "http", "method": "GET", "path": path, "query_string": query, "client": client,
             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
 
 
@@ -195,3 +195,30 @@ def test_a_stream_that_cannot_keep_up_is_closed_not_buffered(app_ctx, client, re
     assert held <= QUEUE_LIMIT
     assert len(stream.frames()) < QUEUE_LIMIT * 4
     assert server.fanout.listeners == {}
+
+
+def test_metrics_count_this_process_streams_for_operators_only(app_ctx, client):
+    zhang = citizen_login(client, "zhangsan")
+    app_ctx.config["STREAM_MAX_SECONDS"] = 5
+    try:
+        server = StreamServer(app_ctx)
+
+        def open_streams(text):
+            return float(next(line.split()[-1] for line in text.splitlines() if line.startswith("piaojia_sse_connections ")))
+
+        async def go():
+            before = open_streams((await Client(server, scope(path="/metrics")).run()).body.decode())
+            stream = Client(server, scope(zhang))
+            task = asyncio.ensure_future(stream.run())
+            await eventually(lambda: stream.start is not None)
+            during = await Client(server, scope(path="/metrics")).run()
+            outsider = await Client(server, scope(path="/metrics", client=("203.0.113.9", 40000))).run()
+            stream.gone.set()
+            await task
+            return before, during, outsider
+
+        before, during, outsider = asyncio.run(go())
+    finally:
+        app_ctx.config["STREAM_MAX_SECONDS"] = 3600
+    assert during.start["status"] == 200 and open_streams(during.body.decode()) == before + 1
+    assert outsider.start["status"] == 401
