@@ -43,10 +43,9 @@ class Fanout:
     async def join(self, channel: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
         async with self.lock:
-            first = channel not in self.listeners
+            if channel not in self.listeners:
+                await self.pubsub.subscribe(channel)  # raises while Redis is away: nothing registered
             self.listeners.setdefault(channel, set()).add(queue)
-            if first:
-                await self.pubsub.subscribe(channel)
             if self.reader is None or self.reader.done():
                 self.reader = asyncio.create_task(self._read())
         return queue
@@ -59,7 +58,10 @@ class Fanout:
             queues.discard(queue)
             if not queues:
                 del self.listeners[channel]
-                await self.pubsub.unsubscribe(channel)
+                try:
+                    await self.pubsub.unsubscribe(channel)
+                except Exception:  # noqa: BLE001 - Redis away: the subscription went with the connection
+                    log.warning("stream fan-out could not unsubscribe", extra={"channel_count": len(self.listeners)})
 
     async def _read(self):
         while True:
@@ -172,7 +174,14 @@ class StreamServer:
             return await _answer(send, status, b"application/problem+json", opened)
         payer_hash, position = opened
         channel = stream_channel(payer_hash)
-        queue = await self.fanout.join(channel) if self.fanout else None  # before the replay: nothing falls in between
+        try:
+            queue = await self.fanout.join(channel) if self.fanout else None  # before the replay: nothing falls in between
+        except Exception:  # noqa: BLE001 - Redis unreachable: the browser retries after Retry-After
+            log.warning("stream refused: Redis unreachable")
+            return await _answer(send, 503, b"application/problem+json", json.dumps(
+                {"type": "urn:piaojia:problem:stream_unavailable", "title": "实时通知暂不可用，请稍后重试", "status": 503,
+                 "code": "stream_unavailable", "detail": "Live events are unavailable for a moment.", "retry_after": 5},
+                ensure_ascii=False).encode(), extra_headers=[(b"retry-after", b"5")])
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone))
         frames.SSE_CONNECTIONS.inc()
@@ -250,7 +259,7 @@ async def _chunk(send, text: str):
     await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
 
-async def _answer(send, status: int, content_type: bytes, body: bytes):
+async def _answer(send, status: int, content_type: bytes, body: bytes, extra_headers=()):
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra_headers]})
     await send({"type": "http.response.body", "body": body})

@@ -222,3 +222,15 @@ def test_metrics_count_this_process_streams_for_operators_only(app_ctx, client):
         app_ctx.config["STREAM_MAX_SECONDS"] = 3600
     assert during.start["status"] == 200 and open_streams(during.body.decode()) == before + 1
     assert outsider.start["status"] == 401
+
+
+def test_without_redis_the_stream_is_refused_with_503_and_retry_after(app_ctx, client):
+    zhang = citizen_login(client, "zhangsan")
+    server = StreamServer(app_ctx)
+    server.fanout = Fanout("redis://127.0.0.1:1/0")  # nothing listens there
+
+    refused = asyncio.run(Client(server, scope(zhang)).run())
+    assert refused.start["status"] == 503 and (b"retry-after", b"5") in refused.start["headers"]
+    problem = json.loads(refused.body)
+    assert problem["code"] == "stream_unavailable" and problem["title"] == "实时通知暂不可用，请稍后重试"
+    assert server.fanout.listeners == {}
