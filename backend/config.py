@@ -72,6 +72,11 @@ class BaseConfig:
     # Streams the web process itself may hold open at once (each holds one of its threads);
     # 0: no limit. Production sends /api/v1/me/stream to the stream server instead.
     WEB_STREAMS_MAX = int(os.environ.get("WEB_STREAMS_MAX", 0))
+    # The stream server's threads for sign-in and inbox reads (its streams themselves need none).
+    STREAM_SERVER_THREADS = int(os.environ.get("STREAM_SERVER_THREADS", 8))
+    # API clients, units and issuers kept per process, invalidated through Redis pub/sub
+    # (docs/decisions/row-cache.md); used only with Redis.
+    ROW_CACHE = _env_bool("ROW_CACHE", True)
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For/Proto/Host).
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")

@@ -127,7 +127,7 @@ def channel_for(redis_url: str) -> str:
 def _current(app) -> _State | None:
     global _state
     redis_url = app.config.get("REDIS_URL")
-    if not redis_url or not app.config.get("ROW_CACHE", True):
+    if not redis_url or not app.config["ROW_CACHE"]:
         return None
     state = _state
     if state is None or state.pid != os.getpid() or state.redis_url != redis_url:

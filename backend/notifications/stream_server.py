@@ -103,7 +103,7 @@ def _close(queue: asyncio.Queue):
 class StreamServer:
     def __init__(self, flask_app):
         self.flask_app = flask_app
-        self.pool = ThreadPoolExecutor(max_workers=flask_app.config.get("STREAM_SERVER_THREADS", 8), thread_name_prefix="stream-db")
+        self.pool = ThreadPoolExecutor(max_workers=flask_app.config["STREAM_SERVER_THREADS"], thread_name_prefix="stream-db")
         redis_url = flask_app.config.get("REDIS_URL")
         self.fanout = Fanout(redis_url) if redis_url else None
         self.max_seconds = flask_app.config["STREAM_MAX_SECONDS"]
