@@ -130,14 +130,19 @@ def _current(app) -> _State | None:
     if not redis_url or not app.config["ROW_CACHE"]:
         return None
     state = _state
-    if state is None or state.pid != os.getpid() or state.redis_url != redis_url:
+    if not _serves(state, redis_url):
         with _state_lock:
             state = _state
-            if state is None or state.pid != os.getpid() or state.redis_url != redis_url:
+            if not _serves(state, redis_url):
                 if state is not None and state.pid == os.getpid():
                     state.stopped = True
                 _state = state = _State(redis_url, channel_for(redis_url))
     return state
+
+
+def _serves(state: "_State | None", redis_url: str) -> bool:
+    """This process's live state for this Redis (a forked child or another URL needs its own)."""
+    return state is not None and not state.stopped and state.pid == os.getpid() and state.redis_url == redis_url
 
 
 def get(model, key, relations: tuple[str, ...] = ()):
