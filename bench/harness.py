@@ -300,14 +300,32 @@ def pss_mb(pid: int) -> float:
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0.0
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK if fields else 0.0
+
+
+def reaped_children_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the process's children that ended and were waited for (cutime + cstime)."""
+    fields = _stat_fields(pid)
+    return (int(fields[13]) + int(fields[14])) / _CLK_TCK if fields else 0.0
+
+
+def postgresql_cpu_seconds() -> float:
+    """Every PostgreSQL backend's CPU so far: the live ones, plus those that ended, which the
+    postmaster (their parent) has reaped into its children's times."""
+    backends = processes_named("postgres")
+    parents = {int(fields[1]) for fields in map(_stat_fields, backends) if fields}
+    return sum(cpu_seconds(pid) for pid in backends) + sum(reaped_children_cpu_seconds(pid) for pid in parents)
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -346,7 +364,7 @@ class CpuMeter:
 
     def _sample(self) -> dict:
         usage = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
-        usage["postgresql"] = sum(cpu_seconds(pid) for pid in processes_named("postgres"))
+        usage["postgresql"] = postgresql_cpu_seconds()
         usage["redis"] = sum(cpu_seconds(pid) for pid in processes_named("redis-server"))
         usage["load_clients"] = cpu_seconds(os.getpid())
         usage["machine_busy"], usage["machine_total"] = machine_cpu()
