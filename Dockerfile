@@ -1,6 +1,6 @@
 # One image, four processes (docs/decisions/web-server.md):
 #   web:    granian --interface wsgi wsgi:app                (the default command; also serves /app/ and /console/)
-#   stream: granian --interface asgi --factory --port 8001 backend.stream_app:create_app
+#   stream: granian --interface asgi --factory --port 8001 --blocking-threads 1 backend.stream_app:create_app
 #           (the citizens' live stream, /api/v1/me/stream, behind the same reverse proxy)
 #   worker: python -m backend.worker [QUEUE ...]             (all queues, or those named)
 #   bot:    granian --interface wsgi --port 8080 bots.app:app (the chat bot, a client of the web's API)

@@ -137,7 +137,7 @@ def granian(env, port: int, workers: int, threads: int, root: Path = ROOT, inter
 @contextmanager
 def stream_server(env, port: int, workers: int = 1, root: Path = ROOT):
     """The asyncio stream server (granian ASGI) on 127.0.0.1:port."""
-    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers), "--blocking-threads", "1",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws", "--backlog", "4096",
            "backend.stream_app:create_app"]
     with _serving(cmd, env, port, root) as proc:

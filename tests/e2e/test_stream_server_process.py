@@ -1,5 +1,5 @@
-"""The stream server as production runs it — granian's ASGI interface, a process of its
-own beside the web process, same database — over real HTTP: refusals as problem details, a
+"""The stream server as production runs it — docker-compose's command with the Dockerfile's
+granian settings, a process of its own beside the web process, same database — over real HTTP: refusals as problem details, a
 one-time ticket, a receipt issued to the citizen arriving as a frame, Last-Event-ID replay."""
 import json
 import os
@@ -16,17 +16,32 @@ from tests.federation.cluster import ROOT, Process, free_port, healthy
 from tests.federation.test_federation import Hospital, key_of
 
 
+def image_command_and_env(port: int) -> tuple[list[str], dict]:
+    """The stream service's command from docker-compose.yml and the GRANIAN_* settings the
+    Dockerfile bakes into the image, on `port` instead of 8001."""
+    import re
+
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["stream"]["command"]
+    command = [str(port) if part == "8001" else part for part in command]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    env = dict(re.findall(r"(GRANIAN_[A-Z_]+)=(\S+)", dockerfile))
+    env["GRANIAN_HOST"] = "127.0.0.1"
+    return [sys.executable, "-m", *command], env
+
+
 @pytest.fixture(scope="module")
 def node_and_streams(tmp_path_factory):
     node = Process("streams", "node", "46", tmp_path_factory.mktemp("streams")).start()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--port", str(port),
-                             "--log-level", "warning", "--no-ws", "backend.stream_app:create_app"],
-                            cwd=ROOT, env={**node.env, "STREAM_MAX_SECONDS": "20"}, start_new_session=True,
+    command, image_env = image_command_and_env(port)
+    assert command[2:4] == ["granian", "--interface"]
+    proc = subprocess.Popen(command, cwd=ROOT, env={**node.env, **image_env, "STREAM_MAX_SECONDS": "20"}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert healthy(url), "the server did not start"
+        assert healthy(url), "the stream server did not start as docker-compose runs it"
         yield node, url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
