@@ -184,8 +184,9 @@ def _stop(proc):
 
 
 @contextmanager
-def worker(env):
-    proc = subprocess.Popen([sys.executable, "-m", "backend.worker"], cwd=ROOT, env={**env, "SWEEP_INTERVAL_SECONDS": "5"},
+def worker(env, root: Path = ROOT):
+    """An RQ worker process (`python -m backend.worker`, all queues) of `root`'s code."""
+    proc = subprocess.Popen([sys.executable, "-m", "backend.worker"], cwd=root, env={**env, "SWEEP_INTERVAL_SECONDS": "5"},
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(2.0)

@@ -27,11 +27,12 @@ def _receipt_label(event: OutboxEvent) -> str | None:
 
     if event.receipt_id is None:
         return None
-    receipt = db.session.get(Receipt, event.receipt_id)
-    if receipt is None:
+    found = db.session.execute(select(Receipt.number, Receipt.elements).where(Receipt.id == event.receipt_id)).first()
+    if found is None:
         return None
-    issuer = receipt.elements.get("issuer", {}).get("name", "")
-    return f"{issuer}开具的{receipt.elements.get('total_amount', '')}元票据（{receipt.number}）"
+    number, elements = found
+    issuer = elements.get("issuer", {}).get("name", "")
+    return f"{issuer}开具的{elements.get('total_amount', '')}元票据（{number}）"
 
 
 def notification_payload(n: Notification) -> dict:
@@ -40,22 +41,30 @@ def notification_payload(n: Notification) -> dict:
             "read": n.read_at is not None}
 
 
+def _insert_once(dialect: str):
+    """INSERT … ON CONFLICT (event, payer) DO NOTHING RETURNING id, in the database's dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = Notification.__table__
+    return module.insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id, table.c.payer_hash]).returning(table.c.id)
+
+
+_INSERT_ONCE = {dialect: _insert_once(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def to_inbox(event: OutboxEvent) -> Notification | None:
-    """Stores the inbox entry once (unique per event and payer)."""
+    """Stores the inbox entry once (unique per event and payer): one statement, which a
+    repeated or concurrent run of the same job leaves alone; that run's entry stands."""
     if not event.payer_hash:
         return None
-    existing = db.session.scalar(select(Notification).where(Notification.event_id == event.id, Notification.payer_hash == event.payer_hash))
-    if existing is not None:
-        return existing
     title, body = render(event.type, event.data, _receipt_label(event))
-    notification = Notification(payer_hash=event.payer_hash, event_id=event.id, type=event.type, title=title, body=body,
-                                receipt_key=event.receipt_key, data=event.data, created_at=event.occurred_at)
-    try:
-        with db.session.begin_nested():
-            db.session.add(notification)
-    except IntegrityError:  # a concurrent run of the same job stored it first
+    values = dict(payer_hash=event.payer_hash, event_id=event.id, type=event.type, title=title, body=body,
+                  receipt_key=event.receipt_key, data=event.data, created_at=event.occurred_at)
+    new_id = db.session.execute(_INSERT_ONCE[db.session.get_bind().dialect.name], values).scalar()
+    if new_id is None:
         return db.session.scalar(select(Notification).where(Notification.event_id == event.id, Notification.payer_hash == event.payer_hash))
-    return notification
+    return Notification(id=new_id, read_at=None, **values)  # as stored; kept out of the session (nothing to flush)
 
 
 def to_stream(notification: Notification):
