@@ -96,3 +96,12 @@ def federated_payer_hash(id_type: str, id_number: str) -> str:
 
     key = current_app.config["FEDERATION_PAYER_KEY"].encode()
     return hmac.new(key, f"{id_type}:{id_number.strip().upper()}".encode(), hashlib.sha256).hexdigest()
+
+
+def pem_bytes(value: str) -> bytes:
+    """A key or certificate setting given as PEM text or as the path of a PEM file."""
+    value = value.strip()
+    if not value.startswith("-----") and os.path.exists(value):
+        with open(value, "rb") as fh:
+            return fh.read()
+    return value.encode()

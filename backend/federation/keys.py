@@ -4,28 +4,20 @@
 paths, comma-separated) are still published during a rotation's overlap, so messages
 signed before the switch still verify until the hub's directory drops them.
 """
-import os
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 
+from backend.common.crypto import pem_bytes
 from backend.receipts.signing import jwk_thumbprint
-
-
-def _pem(value: str) -> bytes:
-    value = value.strip()
-    if not value.startswith("-----") and os.path.exists(value):
-        with open(value, "rb") as fh:
-            return fh.read()
-    return value.encode()
 
 
 def _load():
     cache = current_app.extensions.get("piaojia_federation_keys")
     if cache is None:
-        current = serialization.load_pem_private_key(_pem(current_app.config["FEDERATION_SIGNING_KEY"]), None)
-        previous = [serialization.load_pem_private_key(_pem(p), None)
+        current = serialization.load_pem_private_key(pem_bytes(current_app.config["FEDERATION_SIGNING_KEY"]), None)
+        previous = [serialization.load_pem_private_key(pem_bytes(p), None)
                     for p in (current_app.config.get("FEDERATION_PREVIOUS_SIGNING_KEYS") or "").split(",") if p.strip()]
         cache = {"current": current, "published": [_jwk(k.public_key()) for k in [current, *previous]]}
         current_app.extensions["piaojia_federation_keys"] = cache

@@ -7,11 +7,11 @@ whole file, that the certificate is this node's, reads the elements back and com
 the stored receipt, and reports the receipt's live status.
 """
 import logging
-import os
 
 from flask import current_app, request
 from sqlalchemy import select
 
+from backend.common.crypto import pem_bytes
 from backend.common.errors import DomainError
 from backend.extensions import db
 from backend.layout import LayoutError, NodeSigner, render_receipt_pdf, verify_layout
@@ -28,20 +28,12 @@ class LayoutRefused(DomainError):
     title = "版式文件无法查验"
 
 
-def _pem(value: str) -> bytes:
-    value = value.strip()
-    if not value.startswith("-----") and os.path.exists(value):
-        with open(value, "rb") as fh:
-            return fh.read()
-    return value.encode()
-
-
 def signer() -> NodeSigner:
     cached = current_app.extensions.get("piaojia_layout_signer")
     if cached is None:
         cfg = current_app.config
-        cert = _pem(cfg["LAYOUT_CERT"]) if cfg.get("LAYOUT_CERT") else None
-        cached = NodeSigner(_pem(cfg["PLATFORM_SIGNING_KEY"]), cert, common_name=f"Piaojia node {cfg['NODE_PROVINCE']}")
+        cert = pem_bytes(cfg["LAYOUT_CERT"]) if cfg.get("LAYOUT_CERT") else None
+        cached = NodeSigner(pem_bytes(cfg["PLATFORM_SIGNING_KEY"]), cert, common_name=f"Piaojia node {cfg['NODE_PROVINCE']}")
         current_app.extensions["piaojia_layout_signer"] = cached
     return cached
 
