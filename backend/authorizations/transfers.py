@@ -94,15 +94,17 @@ def transfers_of(unit: Unit, key: str) -> dict:
 
 def revoke(unit: Unit, key: str, transfer_id: str) -> dict:
     receipt = _own_receipt(unit, key, for_update=True)
-    auth = db.session.get(Authorization, transfer_id)
-    if auth is None or auth.grantor_unit_id != unit.id:
-        raise NotFound("No such transfer.", code="transfer_not_found", title="未找到该转授记录")
+    found = db.session.execute(select(Authorization, AuthorizedReceipt).join(AuthorizedReceipt, AuthorizedReceipt.authorization_id == Authorization.id)
+                               .where(Authorization.id == transfer_id, Authorization.grantor_unit_id == unit.id,
+                                      AuthorizedReceipt.receipt_id == receipt.id)).first()
+    if found is None:
+        raise NotFound("No such transfer of this receipt.", code="transfer_not_found", title="未找到该转授记录")
+    auth, grant = found
     recipient = db.session.get(Unit, auth.unit_id)
     now = utcnow()
     if receipt.lock_unit_id == recipient.id and receipt.lock_expires_at is not None and as_utc(receipt.lock_expires_at) > now:
         raise Conflict("The recipient has locked the receipt; it can no longer be revoked.", code="locked_by_recipient",
                        title="接收单位已锁定该票据，不能撤销")
-    grant = db.session.scalar(select(AuthorizedReceipt).where(AuthorizedReceipt.authorization_id == auth.id))
     if auth.revoked_at is None:
         auth.revoked_at, auth.revoked_by, grant.revoked_at = now, "unit", now
         from backend.units.services import unit_actor

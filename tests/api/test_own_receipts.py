@@ -2,8 +2,8 @@
 from tests.support import UnitClient, receipt_key
 
 
-def _issue_to(operator, unit_credit_code):
-    hospital = operator.register_hospital()
+def _issue_to(operator, unit_credit_code, hospital=None):
+    hospital = hospital or operator.register_hospital()
     data = hospital.receipt(payer_name="三亚市某保险公司")
     data["payer"] = {"name": "三亚市某保险公司", "id_type": "organization", "id_number": unit_credit_code}
     resp = hospital.push("receipt.issued", hospital.sign(data))
@@ -59,3 +59,16 @@ def test_bad_transfers_write_nothing(client, operator):
     stranger = UnitClient.open(operator)
     assert stranger.post(f"/own-receipts/{key}/transfers", json={"to_credit_code": "91460000MA5T000021"}).status_code == 404
     assert payer.get(f"/own-receipts/{key}/transfers").json["items"] == []
+
+
+def test_a_transfer_is_revoked_only_under_its_own_receipt(client, operator):
+    payer = UnitClient.open(operator, kind="employer", credit_code="91460000MA5T000031")
+    insurer = UnitClient.open(operator, kind="commercial_insurer", credit_code="91460000MA5T000032")
+    hospital = operator.register_hospital()
+    key_a = receipt_key(_issue_to(operator, "91460000MA5T000031", hospital))
+    key_b = receipt_key(_issue_to(operator, "91460000MA5T000031", hospital))
+    transfer_b = payer.post(f"/own-receipts/{key_b}/transfers", json={"to_credit_code": "91460000MA5T000032"}).json
+    wrong = client.delete(f"/api/v1/unit/own-receipts/{key_a}/transfers/{transfer_b['id']}", headers=payer.headers)
+    assert wrong.status_code == 404 and wrong.json["code"] == "transfer_not_found"
+    assert payer.get(f"/own-receipts/{key_b}/transfers").json["items"][0]["revoked_at"] is None
+    assert [r["key"] for r in insurer.get("/receipts").json["items"]] == [key_b]
