@@ -12,6 +12,16 @@ from pythonjsonlogger.json import JsonFormatter
 # Safety net: an 18-character resident ID or 15+ digit run that slipped into a message.
 _ID_PATTERN = re.compile(r"\b\d{6}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx]\b|\b\d{15,}\b")
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A caller's request id is logged unredacted (it is what ties the lines together), so one that
+# could carry an ID number (a run of 15 or more digits) is replaced like a malformed one.
+_DIGIT_RUN = re.compile(r"\d{15,}")
+
+
+def accepted_request_id(incoming: str) -> str | None:
+    """The caller's X-Request-ID if it is safe to log verbatim, else None."""
+    if _REQUEST_ID_PATTERN.match(incoming) and not _DIGIT_RUN.search(incoming):
+        return incoming
+    return None
 
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
@@ -82,8 +92,7 @@ def configure(app):
 
     @app.before_request
     def assign_request_id():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        g.request_id = accepted_request_id(request.headers.get("X-Request-ID", "")) or uuid.uuid4().hex
 
     @app.before_request
     def start_clock():

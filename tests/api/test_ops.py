@@ -44,6 +44,25 @@ def test_request_ids_are_reused_when_sane_and_replaced_when_not(client):
     assert re.fullmatch(r"[0-9a-f]{32}", replaced)
 
 
+def test_a_request_id_that_could_be_an_id_number_never_reaches_a_log(client):
+    import io
+
+    from backend.common.logging import build_handler
+
+    stream = io.StringIO()
+    handler = build_handler(stream, as_json=True)
+    logging.getLogger().addHandler(handler)
+    try:
+        answers = [client.get("/healthz", headers={"X-Request-ID": header})
+                   for header in ("460200199001011234", "req-460200199001011234", "46020019900101123X", "460200900101123")]
+        client.get("/api/v1/me/receipts", headers={"X-Request-ID": "460200199001011234"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    for resp in answers:
+        assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-ID"])
+    assert stream.getvalue() and "4602001990" not in stream.getvalue() and "460200900101123" not in stream.getvalue()
+
+
 def test_every_field_of_a_log_record_is_redacted(app):
     import io
 
