@@ -5,9 +5,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Receiver:
     """Answers with the scripted statuses in turn (then the last one forever) and keeps
-    every request it got. `delay` seconds before answering simulates a slow endpoint."""
+    every request it got. `delay` seconds before answering simulates a slow endpoint; `tls`
+    (a server-side ssl.SSLContext) makes it an https endpoint."""
 
-    def __init__(self, statuses=(200,), delay=0.0):
+    def __init__(self, statuses=(200,), delay=0.0, host="127.0.0.1", port=0, tls=None):
         self.statuses = list(statuses)
         self.delay = delay
         self.requests = []
@@ -29,8 +30,11 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/piaojia"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        if tls is not None:  # an ssl.SSLContext for the server side
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks/piaojia"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from backend.common.crypto import pii
+from backend.common.pinned_http import post_pinned
 from backend.common.errors import NotFound, ValidationFailed
 from backend.common.models import as_utc, utcnow
 from backend.extensions import db
@@ -42,21 +43,50 @@ class AttemptResult:
     duration_ms: int
 
 
+# IPv6 ranges whose addresses carry an IPv4 address that some router or relay turns into an
+# IPv4 destination: the embedded address must be public too. Local-use NAT64 (RFC 8215, the
+# IPv4 part's position depends on the local prefix length) and the deprecated IPv4-compatible
+# ::/96 are refused outright.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_REFUSED_V6 = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address.teredo:
+        return list(address.teredo)
+    return []
+
+
 def _public_address(ip: str) -> bool:
     address = ipaddress.ip_address(ip)
-    return address.is_global and not address.is_multicast
+    if not address.is_global or address.is_multicast:
+        return False
+    if address.version == 6:
+        if any(address in network for network in _REFUSED_V6):
+            return False
+        return all(_public_address(str(v4)) for v4 in _embedded_ipv4(address))
+    return True
 
 
-def check_target(url: str):
+def check_target(url: str) -> str | None:
     """Refuses URLs that are not http(s) or that resolve to private, loopback, link-local
-    or otherwise non-public addresses, unless WEBHOOK_ALLOW_PRIVATE_TARGETS is set."""
+    or otherwise non-public addresses (also inside NAT64, 6to4, Teredo and IPv4-mapped IPv6
+    addresses), unless WEBHOOK_ALLOW_PRIVATE_TARGETS is set. Returns the checked address to
+    connect to (None when the check is off): resolving again at connect time could answer
+    differently."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UnsafeTarget("The webhook URL must be an absolute http(s) URL.")
     if parts.username or parts.password:
         raise UnsafeTarget("The webhook URL must not carry credentials.")
     if current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS"):
-        return
+        return None
     if parts.scheme != "https":
         raise UnsafeTarget("The webhook URL must use https.")
     try:
@@ -65,6 +95,7 @@ def check_target(url: str):
         raise UnsafeTarget("The webhook host does not resolve.")
     if not infos or not all(_public_address(info[4][0]) for info in infos):
         raise UnsafeTarget("The webhook host resolves to a private or reserved address.")
+    return infos[0][4][0]
 
 
 def set_endpoint(unit: Unit, url: str) -> dict:
@@ -96,7 +127,7 @@ def attempt(delivery: UnitWebhookDelivery) -> AttemptResult:
     if unit is None or not unit.webhook_url or unit.status == "cancelled":
         return AttemptResult(False, True, None, "the unit has no active endpoint", 0)
     try:
-        check_target(unit.webhook_url)  # again at send time: DNS may have changed
+        address = check_target(unit.webhook_url)  # again at send time: DNS may have changed
     except UnsafeTarget as exc:
         return AttemptResult(False, False, None, exc.detail, 0)
     body = json.dumps(payload(event), ensure_ascii=False)
@@ -111,8 +142,11 @@ def attempt(delivery: UnitWebhookDelivery) -> AttemptResult:
         "webhook-signature": Webhook(secret).sign(event.id, now, body),
     }
     try:
-        resp = requests.post(unit.webhook_url, data=body.encode(), headers=headers,
-                             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
+        options = {"data": body.encode(), "headers": headers, "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT), "allow_redirects": False}
+        if address is None:
+            resp = requests.post(unit.webhook_url, **options)
+        else:
+            resp = post_pinned(unit.webhook_url, address, **options)
     except requests.RequestException as exc:
         return AttemptResult(False, False, None, type(exc).__name__, int((time.monotonic() - started) * 1000))
     duration = int((time.monotonic() - started) * 1000)

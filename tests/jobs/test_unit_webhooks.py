@@ -149,3 +149,88 @@ def test_citizen_inbox_gets_one_chinese_message_per_event(setup):
     for event in db.session.scalars(select(OutboxEvent)):
         deliver_event(event.id)
     assert db.session.scalar(select(db.func.count()).select_from(Notification)) == 2
+
+
+@pytest.mark.parametrize("url", [
+    "https://[64:ff9b::a00:1]/x", "https://[64:ff9b::7f00:1]/x", "https://[64:ff9b::a9fe:a9fe]/x",  # NAT64 → 10/8, 127/8, 169.254/16
+    "https://[64:ff9b:1::a00:1]/x",  # local-use NAT64
+    "https://[2002:a00:1::1]/x", "https://[2002:c0a8:101::1]/x",  # 6to4 of 10.0.0.1, 192.168.1.1
+    "https://[::ffff:a00:1]/x", "https://[::ffff:a9fe:a9fe]/x",  # IPv4-mapped 10.0.0.1, 169.254.169.254
+    "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x",  # Teredo (client 10.0.0.1)
+    "https://[::a00:1]/x",  # deprecated IPv4-compatible
+])
+def test_ssrf_guard_refuses_ipv6_addresses_that_carry_a_private_ipv4(app, setup, monkeypatch, url):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    _, unit, _ = setup
+    resp = unit.client.put("/api/v1/unit/webhook", headers=unit.headers, json={"url": url})
+    assert resp.status_code == 422 and resp.json["code"] == "unsafe_webhook_target", url
+    assert db.session.get(Unit, unit.id).webhook_url is None
+
+
+@pytest.mark.parametrize("url", ["https://[64:ff9b::808:808]/x", "https://[2002:808:808::1]/x", "https://[2606:4700::1111]/x"])
+def test_ssrf_guard_lets_public_ipv6_targets_through(app, setup, monkeypatch, url):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    _, unit, _ = setup
+    assert unit.client.put("/api/v1/unit/webhook", headers=unit.headers, json={"url": url}).status_code == 200
+
+
+def _tls_for(hostname, tmp_path):
+    """A CA file the client trusts and a server context with a certificate for `hostname`."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Piaojia test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False).sign(ca_key, hashes.SHA256()))
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "server.pem")
+    return tmp_path / "ca.pem", server
+
+
+def test_delivery_connects_to_the_address_that_was_checked(app, setup, monkeypatch, tmp_path):
+    """DNS rebinding: the unit's host name resolves to a (stand-in) public address when the
+    guard checks it and to an internal one when the delivery would resolve it again. Only the
+    checked address gets the request, with the host name in Host, SNI and the certificate."""
+    import socket
+
+    from backend.notifications import unit_webhooks
+
+    hostname, checked, internal = "hooks.unit.test", "127.0.0.2", "127.0.0.1"
+    ca_file, tls = _tls_for(hostname, tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    monkeypatch.setattr(unit_webhooks, "_public_address", lambda ip: ip == checked)  # 127.0.0.2 plays a public address
+    _, unit, sent = setup
+    with Receiver(host=checked, tls=tls) as good, Receiver(host=internal, port=good.port, tls=tls) as internal_service:
+        real_getaddrinfo, answers = socket.getaddrinfo, []
+
+        def rebinding_dns(host, port, *args, **kwargs):
+            if host != hostname:
+                return real_getaddrinfo(host, port, *args, **kwargs)
+            answers.append(checked if not answers else internal)
+            return real_getaddrinfo(answers[-1], port, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+        register(unit, f"https://{hostname}:{good.port}/hooks/piaojia")
+        answers.clear()
+        unit.lock_with_proof(sent)
+    assert internal_service.requests == []
+    assert answers == [checked]  # resolved once, by the guard
+    assert [json.loads(r["body"])["type"] for r in good.requests] == ["receipt.locked"]
+    assert good.requests[0]["headers"]["Host"] == f"{hostname}:{good.port}"
+    assert db.session.scalar(select(UnitWebhookDelivery)).status == "delivered"
