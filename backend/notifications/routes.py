@@ -129,7 +129,7 @@ class Deliveries(UnitWebhookView):
 
 @unit_blp.route("/deliveries/<delivery_id>/redeliver")
 class Redeliver(UnitWebhookView):
-    @unit_blp.alt_response(200, schema=DeliverySchema, description="the delivery, back in line", success=True)
+    @unit_blp.alt_response(202, schema=DeliverySchema, description="the delivery, back in line", success=True)
     @unit_blp.doc(security=[{"bearer": []}])
     def post(self, delivery_id):
         """Send a delivery again now (also one that is dead)."""

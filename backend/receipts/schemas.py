@@ -40,6 +40,14 @@ class PayerSchema(StrictSchema):
     id_number = fields.String(required=True, validate=ID_NUMBER)
 
 
+class PayerAnswerSchema(PayerSchema):
+    """The payer as answered: `id_number` masked (first 3 and last 4 kept, e.g.
+    `460***********1234`) to anyone but the payer."""
+
+    id_number = fields.String(required=True, validate=FullMatch(r"^[0-9A-Za-z()*\-]{5,32}$"), metadata={
+        "description": "masked except to the payer, e.g. 460***********1234", "example": "460***********1234"})
+
+
 class PaymentsSchema(StrictSchema):
     fund_paid = fields.String(required=True, validate=AMOUNT)
     account_paid = fields.String(required=True, validate=AMOUNT)
@@ -225,6 +233,7 @@ class ReceiptAnswerSchema(ReceiptWireSchema):
     class Meta:
         unknown = RAISE
 
+    payer = fields.Nested(PayerAnswerSchema, required=True)
     key = fields.String(metadata={"example": "46060125-0000012345"})
     province = fields.String(metadata={"description": "issuing province (first two digits of the code)", "example": "46"})
     supervision_signature = fields.Nested(SupervisionSignatureSchema, allow_none=True)
