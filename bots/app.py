@@ -8,12 +8,16 @@
 - `POST /push`: the backend's push adapter (Standard Webhooks signed with BOT_PUSH_SECRET):
   a customer-service message inside the 48-hour window, else a subscription message while
   the user has one left, else `no_quota` (the inbox has it anyway).
+
+Every body is capped at BOT_MAX_BODY_BYTES (64 KiB) while it is read, chunked or not: more is
+413 (problem details on /chat and /push, plain text on /wechat) and is never buffered.
 """
 import json
 import logging
 import threading
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bots.api_client import BotApi, CitizenApi
 from bots.config import BotConfig
@@ -25,6 +29,7 @@ from bots.wechat import sender as wechat_sender
 from bots.wechat.crypto import WeChatCodec
 from bots.wechat.errors import SendFailed
 from bots.wechat.handler import StoreDedup, handle
+from bots.web import problem, read_body
 
 log = logging.getLogger("piaojia.bot")
 MAX_CHAT_CHARS = 500
@@ -40,10 +45,14 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
     cfg = config or BotConfig()
     app = Flask(__name__)
     app.json.ensure_ascii = False
+    # read_body refuses more than max_body_bytes itself; Flask's cap (one byte more, so that a
+    # body of exactly the limit still passes) guards any other read of the stream.
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes + 1
     store = store or make_store(cfg.redis_url)
     bot_api = BotApi(cfg.api_url, cfg.client_id, cfg.client_secret) if cfg.client_id and cfg.client_secret else None
     service = BotService(cfg, store, Conversation(app_url=cfg.app_url, store=store), bot_api)
-    codec = WeChatCodec(cfg.wechat_token, cfg.wechat_app_id or "", cfg.wechat_aes_key) if cfg.wechat_token else None
+    codec = (WeChatCodec(cfg.wechat_token, cfg.wechat_app_id or "", cfg.wechat_aes_key, max_body_bytes=cfg.max_body_bytes)
+             if cfg.wechat_token else None)
     if sender is None and cfg.wechat_app_id and cfg.wechat_app_secret:
         sender = wechat_sender.WeChatSender(cfg.wechat_api_base, cfg.wechat_app_id, cfg.wechat_app_secret)
     app.extensions["piaojia_bot"] = service
@@ -92,11 +101,17 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
             return None
         return "暂时只能看懂文字消息，发送「帮助」看看我能做什么。"
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        if request.endpoint == "wechat":
+            return "too large", 413, {"content-type": "text/plain; charset=utf-8"}  # WeChat reads no body here
+        return problem(413, "payload_too_large", "提交的内容过大", f"At most {cfg.max_body_bytes} bytes are accepted.")
+
     @app.route("/wechat", methods=["GET", "POST"])
     def wechat():
         if codec is None:
             return "wechat not configured", 404
-        status, body, content_type = handle(codec, request.get_data(cache=False), request.args, respond, seen,
+        status, body, content_type = handle(codec, read_body(cfg.max_body_bytes), request.args, respond, seen,
                                             method=request.method)
         return body, status, {"content-type": content_type}
 
@@ -104,16 +119,18 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
     def web_chat():
         header = request.headers.get("Authorization", "")
         if not header.lower().startswith("bearer "):
-            return jsonify(title="请先登录", code="missing_token"), 401
-        data = request.get_json(silent=True) or {}
+            return problem(401, "missing_token", "请先登录")
+        data = _json_object(read_body(cfg.max_body_bytes))
+        if data is None:
+            return problem(400, "invalid_body", "请求内容须为 JSON 对象", 'Send {"message": "…"}.')
         text = data.get("message")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_CHAT_CHARS:
-            return jsonify(title="请输入 1 到 500 个字的问题", code="invalid_message"), 422
+            return problem(422, "invalid_message", "请输入 1 到 500 个字的问题")
         api = CitizenApi(cfg.api_url, header.split(" ", 1)[1].strip())
         try:
             me = api._call("GET", "/me")
         except ApiError as exc:
-            return jsonify(title=exc.title, code=exc.code), exc.status if exc.status in (401, 403) else 502
+            return problem(exc.status if exc.status in (401, 403) else 502, exc.code, exc.title)
         reply = service.conversation.reply(f"web:{me['id']}", text, api, _now())
         return jsonify(reply=reply.text, links=[{"label": label, "url": url} for label, url in (reply.links or [])],
                        text=render_text(reply))
@@ -123,15 +140,15 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
         from standardwebhooks import Webhook, WebhookVerificationError
 
         if not cfg.push_secret:
-            return jsonify(title="push not configured"), 404
-        body = request.get_data(cache=False)
+            return problem(404, "push_not_configured", "未配置推送")
+        body = read_body(cfg.max_body_bytes)
         try:
             Webhook(cfg.push_secret).verify(body, dict(request.headers))
-            data = json.loads(body)
         except WebhookVerificationError:
-            return jsonify(title="signature refused"), 401
-        except ValueError:
-            return jsonify(title="not JSON"), 400
+            return problem(401, "invalid_signature", "签名无效")
+        data = _json_object(body)
+        if data is None:
+            return problem(400, "invalid_body", "请求内容须为 JSON 对象")
         if data.get("channel") != "wechat" or sender is None:
             return jsonify(status="no_quota", detail="该渠道不支持推送")
         message = data.get("message") or {}
@@ -151,7 +168,7 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
                     return jsonify(status="sent", spent_quota=True, detail="subscription")
         except SendFailed as exc:
             log.warning("push to wechat failed after retries: %s", exc)
-            return jsonify(title="wechat unavailable"), 503
+            return problem(503, "wechat_unavailable", "微信接口暂不可用，请稍后重试")
         return jsonify(status="no_quota", spent_quota=False, detail="不在48小时会话窗口内且无订阅消息次数，已保留在消息中心")
 
     @app.get("/healthz")
@@ -167,6 +184,15 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
         print("menu published")
 
     return app
+
+
+def _json_object(body: bytes) -> dict | None:
+    """The body as a JSON object; None for anything else (not JSON, an array, a number…)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _now():

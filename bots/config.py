@@ -1,6 +1,8 @@
 """The bot's configuration (DESIGN §9), from environment variables (a `.env` file too)."""
 import os
 
+from bots.web import MAX_BODY_BYTES
+
 
 class BotConfig:
     def __init__(self, env=None):
@@ -18,3 +20,4 @@ class BotConfig:
         self.wechat_api_base = env.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
         self.wechat_template_id = env.get("WECHAT_TEMPLATE_ID") or None
         self.reply_budget_seconds = float(env.get("BOT_REPLY_BUDGET_SECONDS", "4"))
+        self.max_body_bytes = int(env.get("BOT_MAX_BODY_BYTES", str(MAX_BODY_BYTES)))
