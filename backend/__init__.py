@@ -52,6 +52,7 @@ def _init_extensions(app):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"piaojia:{redis_client.node_namespace(app.config)}")
     limiter.init_app(app)
     redis_client.init_app(app)
     crypto.init_app(app)

@@ -7,7 +7,7 @@ job functions run inline.
 from flask import current_app
 from rq import Queue, Retry
 
-from backend.common.redis_client import get_redis
+from backend.common.redis_client import get_redis, node_namespace
 
 DEFAULT = "default"
 NOTIFICATIONS = "notifications"
@@ -21,13 +21,24 @@ ALL_QUEUES = (NOTIFICATIONS, WEBHOOKS, DEFAULT, BULK)
 JOB_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 
 
+def redis_queue_name(name: str, config=None) -> str:
+    """The RQ queue behind a queue of ours: `piaojia:46:default` on node 46."""
+    return f"piaojia:{node_namespace(config)}:{name}"
+
+
+def job_key(job_id: str | None) -> str | None:
+    """Our job ids (`deliver-…`, `webhook-7-0`) carry the node: two nodes on one Redis
+    never overwrite each other's jobs."""
+    return f"{node_namespace()}-{job_id}" if job_id else job_id
+
+
 def get_queue(name: str = DEFAULT) -> Queue | None:
     redis = get_redis()
     if redis is None:
         return None
     queues = current_app.extensions.setdefault("piaojia_queues", {})
     if name not in queues:
-        queues[name] = Queue(name, connection=redis, default_timeout=60)
+        queues[name] = Queue(redis_queue_name(name), connection=redis, default_timeout=60)
     return queues[name]
 
 

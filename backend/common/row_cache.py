@@ -20,6 +20,8 @@ import time
 from sqlalchemy import event
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from backend.common.redis_client import node_namespace
+
 log = logging.getLogger(__name__)
 PENDING_KEY = "piaojia_row_cache_invalidate"
 MAX_ENTRIES = 50_000
@@ -117,11 +119,11 @@ _state: _State | None = None
 _state_lock = threading.Lock()
 
 
-def channel_for(redis_url: str) -> str:
+def channel_for(redis_url: str, namespace: str = "46") -> str:
     """Pub/sub channels are shared by every database of a Redis server: name the node's."""
     from urllib.parse import urlsplit
 
-    return f"piaojia:row-cache:{urlsplit(redis_url).path.lstrip('/') or '0'}"
+    return f"piaojia:{namespace}:row-cache:{urlsplit(redis_url).path.lstrip('/') or '0'}"
 
 
 def _current(app) -> _State | None:
@@ -129,20 +131,23 @@ def _current(app) -> _State | None:
     redis_url = app.config.get("REDIS_URL")
     if not redis_url or not app.config["ROW_CACHE"]:
         return None
+    channel = channel_for(redis_url, node_namespace(app.config))
     state = _state
-    if not _serves(state, redis_url):
+    if not _serves(state, redis_url, channel):
         with _state_lock:
             state = _state
-            if not _serves(state, redis_url):
+            if not _serves(state, redis_url, channel):
                 if state is not None and state.pid == os.getpid():
                     state.stopped = True
-                _state = state = _State(redis_url, channel_for(redis_url))
+                _state = state = _State(redis_url, channel)
     return state
 
 
-def _serves(state: "_State | None", redis_url: str) -> bool:
-    """This process's live state for this Redis (a forked child or another URL needs its own)."""
-    return state is not None and not state.stopped and state.pid == os.getpid() and state.redis_url == redis_url
+def _serves(state: "_State | None", redis_url: str, channel: str) -> bool:
+    """This process's live state for this Redis and node (a forked child, another URL or
+    another node needs its own)."""
+    return state is not None and not state.stopped and state.pid == os.getpid() and state.redis_url == redis_url \
+        and state.channel == channel
 
 
 def get(model, key, relations: tuple[str, ...] = ()):

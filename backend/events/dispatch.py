@@ -18,7 +18,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from backend.common.queues import JOB_RETRY, get_queue, jobs_inline
+from backend.common.queues import JOB_RETRY, get_queue, job_key, jobs_inline
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "piaojia_jobs_pending"
@@ -60,6 +60,7 @@ def enqueue(func, *args, queue="default", job_id=None, unless_pending=False) -> 
     """Enqueues one job now (the sweeper; commits use `enqueue_all`); False (and logged)
     when Redis is unreachable. With `unless_pending`, a job whose id is still queued,
     scheduled or running is left alone."""
+    job_id = job_key(job_id)
     try:
         q = get_queue(queue)
         if unless_pending and job_id:
@@ -106,10 +107,11 @@ def enqueue_all(jobs, cancellations=()) -> bool:
         pipe = get_queue().connection.pipeline()
         for queue, job_id in cancellations:
             q = get_queue(queue)
-            ScheduledJobRegistry(queue=q).remove(job_id, pipeline=pipe)
-            pipe.delete(Job.key_for(job_id))
+            ScheduledJobRegistry(queue=q).remove(job_key(job_id), pipeline=pipe)
+            pipe.delete(Job.key_for(job_key(job_id)))
         for func, args, at, queue, job_id in jobs:
             q = get_queue(queue)
+            job_id = job_key(job_id)
             if at is None:
                 by_queue.setdefault(queue, []).append(Queue.prepare_data(func, args, job_id=job_id, retry=JOB_RETRY))
             else:

@@ -18,8 +18,10 @@ from backend.common.validators import iso_timestamp
 log = logging.getLogger(__name__)
 
 
-def stream_channel(payer_hash: str) -> str:
-    return f"piaojia:stream:{payer_hash}"
+def stream_channel(payer_hash: str, config=None) -> str:
+    from backend.common.redis_client import node_namespace
+
+    return f"piaojia:{node_namespace(config)}:stream:{payer_hash}"
 
 
 def _receipt_label(event: OutboxEvent) -> str | None:

@@ -8,6 +8,7 @@ from backend.common.idempotency import idempotent
 from backend.common.redis_client import get_redis
 from backend.extensions import db
 from backend.notifications import chat, services, stream, unit_webhooks
+from backend.notifications.channels import stream_channel
 from backend.notifications.schemas import (
     ChatBindingListSchema,
     DeliveryListSchema,
@@ -78,7 +79,8 @@ class Stream(MethodView):
             slot.release()
             raise
         db.session.remove()  # hold no connection for the life of the stream
-        frames = stream.events(db.engine, get_redis(), payer_hash, position, current_app.config["STREAM_MAX_SECONDS"])
+        frames = stream.events(db.engine, get_redis(), payer_hash, position, current_app.config["STREAM_MAX_SECONDS"],
+                               channel=stream_channel(payer_hash))
         response = Response(stream.Held(frames, slot), mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"

@@ -122,12 +122,13 @@ def backlog(engine, payer_hash: str, position: int, limit=500) -> list[tuple[int
         return [(n.id, notification_payload(n)) for n in rows]
 
 
-def events(engine, redis, payer_hash: str, position: int, max_seconds: float, clock=time.monotonic):
-    """Generator of SSE frames: replay after `position`, then live events until the deadline."""
+def events(engine, redis, payer_hash: str, position: int, max_seconds: float, clock=time.monotonic, *, channel: str | None = None):
+    """Generator of SSE frames: replay after `position`, then live events until the deadline.
+    `channel`: the node's pub/sub channel for this payer (named in the request's app context)."""
     pubsub = None
     if redis is not None:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(stream_channel(payer_hash))  # before the replay, so nothing falls in between
+        pubsub.subscribe(channel or stream_channel(payer_hash))  # before the replay, so nothing falls in between
     sent = set()
     SSE_CONNECTIONS.inc()
     try:

@@ -173,7 +173,7 @@ class StreamServer:
         if status is not None:
             return await _answer(send, status, b"application/problem+json", opened)
         payer_hash, position = opened
-        channel = stream_channel(payer_hash)
+        channel = stream_channel(payer_hash, self.flask_app.config)
         try:
             queue = await self.fanout.join(channel) if self.fanout else None  # before the replay: nothing falls in between
         except Exception:  # noqa: BLE001 - Redis unreachable: the browser retries after Retry-After

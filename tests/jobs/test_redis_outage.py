@@ -90,7 +90,7 @@ def test_a_lock_schedules_its_expiry_and_withdraws_it_when_it_ends(app_ctx, oper
         locked = unit.lock_with_proof(sent)
         token = locked.json["lock_token"]
         (first,) = scheduled()
-        assert first.startswith("expire-") and redis.exists(Job.key_for(first))
+        assert first.startswith("46-expire-") and redis.exists(Job.key_for(first))
         app_ctx.config["LOCK_TTL_SECONDS"] += 3600
         try:
             assert unit.post(f"/receipts/{key}/renew", json={"lock_token": token}).status_code == 200
@@ -123,7 +123,7 @@ def test_backfilled_receipts_wait_behind_receipts_issued_now(app_ctx, operator, 
         assert resp.status_code == 202
         assert len(get_queue("bulk").job_ids) == 1 and len(get_queue("notifications").job_ids) == 1
         work(redis)
-        finished = {name: FinishedJobRegistry(name, connection=redis) for name in ("bulk", "notifications")}
+        finished = {name: FinishedJobRegistry(queue=get_queue(name)) for name in ("bulk", "notifications")}
         ended = {name: [(job.ended_at, job.id) for job in get_queue(name).job_class.fetch_many(registry.get_job_ids(), connection=redis)]
                  for name, registry in finished.items()}
     assert ended["notifications"][0][0] < ended["bulk"][0][0]

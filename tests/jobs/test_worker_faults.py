@@ -76,14 +76,14 @@ def test_an_event_left_started_by_a_killed_worker_is_delivered_within_seconds(ap
     blocker.execute(text("SELECT id FROM outbox_events WHERE id = :id FOR UPDATE"), {"id": event_id})
     first = start_worker(app_ctx, redis_url, **FAST)
     try:
-        registry = StartedJobRegistry(queue=Queue("notifications", connection=redis))
+        registry = StartedJobRegistry(queue=Queue("piaojia:46:notifications", connection=redis))
         wait_for(lambda: registry.get_job_ids(), what="the delivery to start")
         time.sleep(0.5)  # well inside the job now
         os.kill(first.pid, signal.SIGKILL)
         first.wait(5)
         killed_at = time.monotonic()
         tx.rollback()
-        assert count(Notification) == 0 and registry.get_job_ids() == [f"deliver-{event_id}"]
+        assert count(Notification) == 0 and registry.get_job_ids() == [f"46-deliver-{event_id}"]
         second = start_worker(app_ctx, redis_url, **FAST)
         try:
             wait_for(lambda: count(OutboxEvent, OutboxEvent.dispatched_at.is_not(None)), timeout=60, what="redelivery")

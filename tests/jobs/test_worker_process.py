@@ -208,7 +208,7 @@ def test_a_worker_listens_on_the_queues_it_is_given(app_ctx, redis_url):
     proc = start_worker(app_ctx, redis_url, "webhooks")
     try:
         (registered,) = idle_workers(proc, redis)
-        assert registered.queue_names() == ["webhooks"]
+        assert registered.queue_names() == ["piaojia:46:webhooks"]
     finally:
         assert stop(proc) == 0
 
