@@ -84,10 +84,14 @@ class BaseConfig:
     TOKEN_FAILURES_PER_CLIENT = os.environ.get("TOKEN_FAILURES_PER_CLIENT", "10 per 15 minutes")
     TOKEN_FAILURES_PER_ADDRESS = os.environ.get("TOKEN_FAILURES_PER_ADDRESS", "30 per 15 minutes")
     ASSERTION_FAILURES_PER_ADDRESS = os.environ.get("ASSERTION_FAILURES_PER_ADDRESS", "20 per 15 minutes")
+    # Proof of possession (check code + amount) counts a wrong guess against its source — the
+    # unit client, else the address (IPv6: its /64) — over all receipts and on the one receipt;
+    # a receipt guessed wrong by PROOF_SOURCES_PER_RECEIPT distinct sources is closed to anonymous
+    # proof for PROOF_LOCKOUT_SECONDS (units and the signed-in payer still prove it).
     PROOF_FAILURES_PER_CLIENT = os.environ.get("PROOF_FAILURES_PER_CLIENT", "30 per hour")
     PROOF_FAILURES_PER_ADDRESS = os.environ.get("PROOF_FAILURES_PER_ADDRESS", "60 per hour")
-    # A receipt whose check code was guessed wrong this often is closed to proof of possession for PROOF_LOCKOUT_SECONDS.
-    PROOF_FAILURES_PER_RECEIPT = os.environ.get("PROOF_FAILURES_PER_RECEIPT", "5 per hour")
+    PROOF_FAILURES_PER_SOURCE_AND_RECEIPT = os.environ.get("PROOF_FAILURES_PER_SOURCE_AND_RECEIPT", "5 per day")
+    PROOF_SOURCES_PER_RECEIPT = os.environ.get("PROOF_SOURCES_PER_RECEIPT", "20 per day")
     BINDING_CODES_PER_CITIZEN = os.environ.get("BINDING_CODES_PER_CITIZEN", "10 per hour")
     BINDING_FAILURES_PER_ACCOUNT = os.environ.get("BINDING_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
     BINDING_FAILURES_PER_BOT = os.environ.get("BINDING_FAILURES_PER_BOT", "200 per hour")
@@ -108,6 +112,13 @@ class BaseConfig:
     # Layout files: the certificate of the node's signing key (PEM or path); unset: a self-signed one.
     LAYOUT_CERT = os.environ.get("LAYOUT_CERT") or None
     LAYOUT_MAX_BYTES = int(os.environ.get("LAYOUT_MAX_BYTES", str(2 * 1024 * 1024)))
+    # A synced copy moves forward only: a snapshot whose version (the receipt's number of
+    # timeline entries on its issuing node) is further ahead than this is refused and logged.
+    FEDERATION_MAX_VERSION_STEP = int(os.environ.get("FEDERATION_MAX_VERSION_STEP", "200"))
+    # Hub: a node subscribes for a payer only on the strength of a sign-in there, stated in
+    # its signed `payer.subscribe` no older than this; and at most so many per node.
+    FEDERATION_SIGN_IN_MAX_AGE_SECONDS = int(os.environ.get("FEDERATION_SIGN_IN_MAX_AGE_SECONDS", "3600"))
+    FEDERATION_SUBSCRIPTIONS_PER_NODE = os.environ.get("FEDERATION_SUBSCRIPTIONS_PER_NODE", "20000/hour")
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics: Bearer token; unset = loopback only
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

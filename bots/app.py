@@ -28,7 +28,7 @@ from bots.store import make_store
 from bots.wechat import sender as wechat_sender
 from bots.wechat.crypto import WeChatCodec
 from bots.wechat.errors import SendFailed
-from bots.wechat.handler import StoreDedup, handle
+from bots.wechat.handler import StoreDedup, handle, nonce_ttl
 from bots.web import problem, read_body
 
 log = logging.getLogger("piaojia.bot")
@@ -57,6 +57,7 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
         sender = wechat_sender.WeChatSender(cfg.wechat_api_base, cfg.wechat_app_id, cfg.wechat_app_secret)
     app.extensions["piaojia_bot"] = service
     seen = StoreDedup(store)
+    nonces = StoreDedup(store, ttl=nonce_ttl(codec), prefix="wechat:nonce:") if codec else None
 
     def answer_in_time(openid: str, text: str) -> str | None:
         """The reply if ready within the budget; otherwise None now and a customer-service
@@ -112,7 +113,7 @@ def create_app(config: BotConfig | None = None, *, store=None, sender=None) -> F
         if codec is None:
             return "wechat not configured", 404
         status, body, content_type = handle(codec, read_body(cfg.max_body_bytes), request.args, respond, seen,
-                                            method=request.method)
+                                            method=request.method, nonces=nonces)
         return body, status, {"content-type": content_type}
 
     @app.post("/chat")

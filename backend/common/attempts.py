@@ -2,9 +2,10 @@
 
 Counted in Flask-Limiter's storage — Redis in production, so every web process shares the
 counts; memory in the embedded default. Only failures count: a client that keeps getting
-it right is never slowed down, and one that keeps guessing is stopped, per client, per
-source address and (for check codes) per receipt.
+it right is never slowed down, and one that keeps guessing is stopped — per source (client,
+address) first; see docs/decisions/failed-attempt-limits.md for the numbers.
 """
+import ipaddress
 import math
 import time
 
@@ -12,6 +13,10 @@ from flask import current_app, request
 from limits import parse
 
 from backend.common.errors import DomainError
+
+# One host commonly holds a whole IPv6 /64: counting its addresses one by one would give it
+# 2**64 sources.
+IPV6_SOURCE_PREFIX = 64
 
 
 class TooManyAttempts(DomainError):
@@ -32,20 +37,42 @@ def _strategy():
 
 
 def client_address() -> str:
-    return request.remote_addr or "unknown"
+    """The source address as counted: an IPv4 address, or an IPv6 address's /64 network."""
+    raw = request.remote_addr or "unknown"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return str(address)
 
 
 def _item(setting: str):
     return parse(current_app.config[setting])
 
 
+def limit_of(setting: str) -> int:
+    return _item(setting).amount
+
+
+def allowed(scope: str, setting: str, *identifiers: str) -> bool:
+    return _strategy().test(_item(setting), scope, *identifiers)
+
+
+def refuse(scope: str, setting: str, *identifiers: str, error=TooManyAttempts, **kwargs):
+    """Raises `error` (429) with the seconds until the window of `identifiers` ends."""
+    reset_at, _ = _strategy().get_window_stats(_item(setting), scope, *identifiers)
+    raise error(kwargs.pop("detail", f"Too many failed attempts; try again later ({scope})."),
+                retry_after=max(1, math.ceil(reset_at - time.time())), **kwargs)
+
+
 def ensure_allowed(scope: str, setting: str, *identifiers: str) -> None:
     """Refuses (429) when `identifiers` used up their failures of `setting` in `scope`."""
-    item = _item(setting)
-    if not _strategy().test(item, scope, *identifiers):
-        reset_at, _ = _strategy().get_window_stats(item, scope, *identifiers)
-        raise TooManyAttempts(f"Too many failed attempts; try again later ({scope}).",
-                              retry_after=max(1, math.ceil(reset_at - time.time())))
+    if not allowed(scope, setting, *identifiers):
+        refuse(scope, setting, *identifiers)
 
 
 def record_failure(scope: str, setting: str, *identifiers: str) -> bool:
@@ -53,6 +80,22 @@ def record_failure(scope: str, setting: str, *identifiers: str) -> bool:
     item = _item(setting)
     _strategy().hit(item, scope, *identifiers)
     return _strategy().test(item, scope, *identifiers)
+
+
+def increment(scope: str, setting: str, *identifiers: str, amount: int = 1) -> int:
+    """Adds `amount` atomically (a window of `setting` starts at the first one); the new count."""
+    item = _item(setting)
+    return _strategy().storage.incr(item.key_for(scope, *identifiers), item.get_expiry(), amount=amount)
+
+
+def reserve(scope: str, setting: str, *identifiers: str) -> bool:
+    """Takes one attempt before the answer is known (so concurrent attempts cannot overshoot
+    the limit); False when none is left. Give it back with `release` if it succeeds."""
+    return increment(scope, setting, *identifiers) <= limit_of(setting)
+
+
+def release(scope: str, setting: str, *identifiers: str) -> None:
+    increment(scope, setting, *identifiers, amount=-1)
 
 
 def failures(scope: str, setting: str, *identifiers: str) -> int:

@@ -1,9 +1,10 @@
 from flask import Blueprint as FlaskBlueprint
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields
 
+from backend.common.auth import authenticate_citizen, bearer_token
 from backend.common.validators import FullMatch, IsoDate
 from backend.extensions import limiter
 from backend.verification import services
@@ -40,16 +41,29 @@ def _limit():
     return current_app.config["VERIFY_RATE_LIMIT"]
 
 
+def _signed_in_citizen():
+    """The citizen of an optional Bearer token: the receipt's own payer is never locked out."""
+    if "Authorization" not in request.headers:
+        return None
+    return authenticate_citizen(bearer_token())
+
+
 @blp.route("")
 class Verify(MethodView):
     decorators = [limiter.limit(_limit)]
 
     @blp.arguments(VerifyRequestSchema)
     @blp.response(200, VerifyResultSchema)
-    @problem_response(blp, 429, "rate limited per client")
+    @blp.doc(security=[{}, {"bearer": []}])
+    @problem_response(blp, 401, "an Authorization header was sent and its citizen token is invalid")
+    @problem_response(blp, 403, "insufficient_scope: a chat binding's token")
+    @problem_response(blp, 429, "rate_limited (per client), too_many_attempts (wrong guesses from this address, "
+                                "or on this receipt), proof_locked (receipt guessed wrong from many sources; a "
+                                "citizen signed in as the receipt's payer is not refused)")
     def post(self, data):
-        """Authentic or not, and the display status; nothing personal."""
-        return services.verify(**data)
+        """Authentic or not, and the display status; nothing personal. Anyone may ask; a citizen
+        may send their Bearer token, and the receipt's own payer is never refused for others' guesses."""
+        return services.verify(**data, citizen=_signed_in_citizen())
 
 
 class LayoutCheckSchema(Schema):

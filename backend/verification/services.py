@@ -10,9 +10,9 @@ from backend.reimbursements import proof
 NOT_AUTHENTIC = {"authentic": False}
 
 
-def verify(code: str, number: str, check_code: str, issue_date, total_amount: str) -> dict:
+def verify(code: str, number: str, check_code: str, issue_date, total_amount: str, citizen=None) -> dict:
     receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number))
-    if not proof.prove(receipt, check_code, total_amount, issue_date=issue_date):
+    if not proof.prove(receipt, check_code, total_amount, issue_date=issue_date, citizen=citizen):
         return dict(NOT_AUTHENTIC)
     status = status_fields(receipt)
     return {

@@ -4,7 +4,8 @@ and the query arguments and returns (status, body, content_type) for the web lay
     GET  ?signature&timestamp&nonce&echostr           → 200 echostr (URL verification)
     POST ?signature&timestamp&nonce[&encrypt_type=aes&msg_signature]  + XML body
          → 200 passive reply XML (encrypted in safe mode), or "success" (no reply)
-         → 403 bad/stale signature or a ciphertext for another app
+         → 403 bad/stale signature, a ciphertext for another app, or a (timestamp, nonce)
+               already used with another body
          → 400 malformed or hostile XML, undecryptable payload
          → 413 body over the cap
          → 500 when `respond` raised (WeChat retries; the push is not marked seen)
@@ -15,7 +16,14 @@ through a QR with a scene —, scan with `incoming.scene`, unsubscribe, click wi
 `incoming.event_key`, view, ...) and message types the bot does not know (to answer politely).
 It returns the reply text, or None (or "") for no reply. WeChat waits 5 seconds for the answer: what
 takes longer must be answered with "success" now and sent later through the sender.
+
+In plain mode the signature covers the query's timestamp and nonce but not the body: a captured
+query string could carry any body while its timestamp is within the skew. So each signed
+(timestamp, nonce) is remembered in `nonces` for as long as the timestamp is accepted
+(`nonce_ttl`) and serves one body only: the same body again is WeChat's retry (answered through
+the MsgId deduplication), another body is refused.
 """
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 
@@ -30,7 +38,7 @@ from bots.wechat.messages import (
     text_reply,
 )
 
-__all__ = ["DedupStore", "Response", "SeenStore", "StoreDedup", "handle"]
+__all__ = ["DedupStore", "Response", "SeenStore", "StoreDedup", "handle", "nonce_ttl"]
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +49,18 @@ SUCCESS = "success"
 Response = tuple[int, str, str]
 
 
+def nonce_ttl(codec: WeChatCodec) -> float:
+    """How long a (timestamp, nonce) must be remembered: a timestamp is accepted from max_skew
+    before our clock to max_skew after it."""
+    return 2 * codec.max_skew if codec.max_skew is not None else 24 * 3600.0
+
+
 def handle(codec: WeChatCodec, raw_body: bytes, args: Mapping[str, str],
            respond: Callable[[Incoming], str | None], seen: SeenStore, *,
-           method: str | None = None) -> Response:
+           method: str | None = None, nonces: SeenStore | None = None) -> Response:
     """One callback request (see the module doc). `method` "GET" is URL verification; when it
-    is not given, a request with `echostr` and no body is taken as one."""
+    is not given, a request with `echostr` and no body is taken as one. `nonces` remembers the
+    signed (timestamp, nonce) pairs (`seen` when not given; its TTL should be `nonce_ttl`)."""
     is_verification = (method or "").upper() == "GET" or (method is None and "echostr" in args and not raw_body)
     if is_verification:
         return _verify(codec, args)
@@ -61,6 +76,10 @@ def handle(codec: WeChatCodec, raw_body: bytes, args: Mapping[str, str],
     except MalformedMessage as exc:
         log.warning("wechat callback unreadable: %s", type(exc).__name__)
         return 400, "bad request", TEXT
+
+    if not _claim_nonce(nonces if nonces is not None else seen, args, raw_body or b""):
+        log.warning("wechat callback refused: timestamp and nonce already used with another body")
+        return 403, "forbidden", TEXT
 
     key = dedup_key(incoming)
     if not seen.add(key):
@@ -78,6 +97,14 @@ def handle(codec: WeChatCodec, raw_body: bytes, args: Mapping[str, str],
         return 200, SUCCESS, TEXT  # WeChat delivers nothing to a user who just unsubscribed
     reply = text_reply(incoming, text, now=codec.clock())
     return 200, codec.encode_reply(reply, nonce=args.get("nonce") or "", timestamp=args.get("timestamp")), XML
+
+
+def _claim_nonce(nonces: SeenStore, args: Mapping[str, str], body: bytes) -> bool:
+    """False when this signed (timestamp, nonce) already came with another body."""
+    stamp = f"{args.get('timestamp')}:{args.get('nonce') or ''}"
+    if not nonces.add(f"{stamp}:{hashlib.sha256(body).hexdigest()}"):
+        return True  # this very request again: a retry, answered by the MsgId deduplication
+    return nonces.add(stamp)
 
 
 def _verify(codec: WeChatCodec, args: Mapping[str, str]) -> Response:

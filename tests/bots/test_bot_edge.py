@@ -1,8 +1,10 @@
 """The bot's HTTP edge, without a node behind it: every body capped while it is read (chunked
-or not), and JSON bodies that are not objects refused as problems."""
+or not), JSON bodies that are not objects refused as problems, and plain-mode WeChat callbacks
+whose signed (timestamp, nonce) serves one body only, remembered in the bot's own store."""
 import io
 import socket
 import threading
+import time
 
 import pytest
 from flask import Flask
@@ -10,8 +12,8 @@ from werkzeug.serving import make_server
 
 from bots.app import create_app as create_bot
 from bots.config import BotConfig
-from bots.store import MemoryStore
-from tests.bots.test_wechat_protocol import APP_ID, TOKEN
+from bots.store import MemoryStore, RedisStore
+from tests.bots.test_wechat_protocol import APP_ID, TOKEN, fresh_nonce, ref_sign, text_xml
 
 PUSH_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SETTINGS = {"PIAOJIA_API_URL": "http://127.0.0.1:9", "BOT_PUSH_SECRET": PUSH_SECRET, "WECHAT_TOKEN": TOKEN,
@@ -172,3 +174,44 @@ def test_a_signed_push_that_is_not_an_object_is_a_problem():
                "webhook-signature": Webhook(PUSH_SECRET).sign("msg_1", now, body), "content-type": "application/json"}
     resp = bot_app().test_client().post("/push", data=body, headers=headers)
     assert resp.status_code == 400 and resp.json["code"] == "invalid_body"
+
+
+# --- plain-mode callbacks: one body per signed (timestamp, nonce) ---------------------------------
+
+def plain_query(ts=None, nonce=None):
+    ts, nonce = str(ts or int(time.time())), nonce or fresh_nonce()
+    return {"signature": ref_sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
+
+
+def replayed_with_other_bodies(bots, count=20):
+    """One captured query string: the genuine message to the first bot, then `count` forged
+    bodies (other senders, binding guesses) to each bot in turn."""
+    query = plain_query()
+    statuses = [bots[0].test_client().post("/wechat", query_string=query,
+                                           data=text_xml("帮助", msg_id="1", create_time=int(time.time())).encode()).status_code]
+    for n in range(count):
+        forged = text_xml(f"绑定 {n:06d}", msg_id=str(100 + n), from_user=f"o-forged-{n}", create_time=int(time.time()))
+        statuses.append(bots[n % len(bots)].test_client().post("/wechat", query_string=query, data=forged.encode()).status_code)
+    return statuses
+
+
+def test_a_replayed_query_string_is_refused_with_any_other_body():
+    bot = bot_app()
+    assert replayed_with_other_bodies([bot]) == [200] + [403] * 20
+    again = bot.test_client().post("/wechat", query_string=plain_query(),
+                                   data=text_xml("帮助", msg_id="2", create_time=int(time.time())).encode())
+    assert again.status_code == 200  # a fresh signed request is answered as ever
+
+
+def test_stale_timestamps_are_refused():
+    bot = bot_app()
+    for ts in (int(time.time()) - 400, int(time.time()) + 400):
+        resp = bot.test_client().post("/wechat", query_string=plain_query(ts=ts), data=text_xml().encode())
+        assert resp.status_code == 403
+
+
+def test_bot_processes_sharing_redis_share_the_nonces(redis_url):
+    """Several bot processes behind one callback URL (BOT_REDIS_URL): a query string used
+    at one is refused at the others."""
+    bots = [bot_app(store=RedisStore(redis_url)), bot_app(store=RedisStore(redis_url))]
+    assert replayed_with_other_bodies(bots, count=6) == [200] + [403] * 6

@@ -28,7 +28,8 @@ from bots.wechat.errors import (
     SendFailed,
     StaleTimestamp,
 )
-from bots.wechat.handler import handle
+from bots.store import MemoryStore
+from bots.wechat.handler import handle, nonce_ttl
 from bots.wechat.messages import (
     MAX_TEXT_BYTES,
     Incoming,
@@ -95,12 +96,18 @@ def ref_decrypt(ciphertext: str) -> tuple[str, str]:
     return plain[20:20 + length].decode("utf-8"), plain[20 + length:].decode("utf-8")
 
 
-def plain_args(ts=NOW, nonce="nonce123", token=TOKEN) -> dict:
+def fresh_nonce() -> str:
+    return os.urandom(5).hex()  # WeChat sends a new nonce with every push
+
+
+def plain_args(ts=NOW, nonce=None, token=TOKEN) -> dict:
+    nonce = nonce or fresh_nonce()
     return {"signature": ref_sign(token, ts, nonce), "timestamp": str(ts), "nonce": nonce, "openid": OPENID}
 
 
-def safe_request(xml: str, ts=NOW, nonce="nonce456", app_id=APP_ID) -> tuple[bytes, dict]:
+def safe_request(xml: str, ts=NOW, nonce=None, app_id=APP_ID) -> tuple[bytes, dict]:
     """A safe-mode push as WeChat sends it: envelope body + query."""
+    nonce = nonce or fresh_nonce()
     encrypt = ref_encrypt(xml, app_id)
     body = f"<xml><ToUserName><![CDATA[{GH}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     args = {
@@ -247,7 +254,7 @@ def test_url_verification_plain(plain, seen):
     assert plain.verify_url(args["signature"], args["timestamp"], args["nonce"], "4712834012") == "4712834012"
     # without `method`, echostr and an empty body mean verification
     assert handle(plain, b"", args, Responder(), seen)[:2] == (200, "4712834012")
-    bad = args | {"signature": ref_sign("wrong-token", NOW, "nonce123")}
+    bad = args | {"signature": ref_sign("wrong-token", NOW, args["nonce"])}
     assert handle(plain, b"", bad, Responder(), seen, method="GET")[0] == 403
     stale = plain_args(ts=NOW - 3600) | {"echostr": "1"}
     assert handle(plain, b"", stale, Responder(), seen, method="GET")[0] == 403
@@ -361,7 +368,8 @@ def test_unknown_message_type_is_passed_on(plain, seen):
 
 def test_bad_signature_plain(plain, seen):
     respond = Responder()
-    args = plain_args() | {"signature": ref_sign("not-the-token", NOW, "nonce123")}
+    args = plain_args()
+    args["signature"] = ref_sign("not-the-token", NOW, args["nonce"])
     status, body, _ = handle(plain, text_xml().encode(), args, respond, seen)
     assert (status, body) == (403, "forbidden") and not respond.calls
     no_sig = {k: v for k, v in plain_args().items() if k != "signature"}
@@ -374,7 +382,7 @@ def test_bad_msg_signature_safe(safe, seen):
     body, args = safe_request(text_xml())
     tampered = body.replace(b"<Encrypt><![CDATA[", b"<Encrypt><![CDATA[AAAA")
     assert handle(safe, tampered, args, respond, seen)[0] == 403
-    assert handle(safe, body, args | {"msg_signature": ref_sign("x", NOW, "nonce456")}, respond, seen)[0] == 403
+    assert handle(safe, body, args | {"msg_signature": ref_sign("x", NOW, args["nonce"])}, respond, seen)[0] == 403
     assert not respond.calls
 
 
@@ -390,6 +398,38 @@ def test_stale_timestamp(plain, safe, seen):
     plain.check_signature(ref_sign(TOKEN, NOW - 299, "n"), str(NOW - 299), "n")  # inside the bound
     lax = WeChatCodec(TOKEN, APP_ID, clock=lambda: NOW, max_skew=7200)
     lax.check_signature(ref_sign(TOKEN, NOW - 3600, "n"), str(NOW - 3600), "n")
+
+
+def test_a_captured_query_string_carries_one_body_only(plain, safe):
+    """Plain mode signs the query (timestamp, nonce), not the body: a captured query string
+    replayed with other bodies (other senders, other messages) is refused; the same request
+    again is WeChat's retry and answered once."""
+    seen, respond = DedupStore(), Responder()
+    args = plain_args()
+    first = text_xml("帮助", msg_id="70")
+    assert handle(plain, first.encode(), args, respond, seen)[0] == 200
+    for n in range(5):
+        forged = text_xml(f"绑定 {n:06d}", msg_id=str(71 + n), from_user=f"o-forged-{n}")
+        assert handle(plain, forged.encode(), args, respond, seen)[:2] == (403, "forbidden")
+    assert handle(plain, first.encode(), args, respond, seen)[:2] == (200, "success")  # the retry
+    assert [m.content for m in respond.calls] == ["帮助"]
+    # Safe mode's msg_signature covers the ciphertext, but the rule is the same.
+    body, safe_args = safe_request(text_xml(msg_id="80"))
+    other, _ = safe_request(text_xml(msg_id="81"), nonce=safe_args["nonce"])
+    assert handle(safe, body, safe_args, respond, seen)[0] == 200
+    assert handle(safe, other, safe_args, respond, seen)[0] == 403  # its msg_signature does not match either
+
+
+def test_nonces_are_remembered_for_the_whole_skew_window():
+    clock = [NOW]
+    codec = WeChatCodec(TOKEN, APP_ID, clock=lambda: clock[0])
+    nonces = StoreDedup(MemoryStore(clock=lambda: clock[0]), ttl=nonce_ttl(codec), prefix="wechat:nonce:")
+    args = plain_args(ts=NOW + 290)  # a sender clock 290 s ahead: accepted until our clock reaches NOW + 590
+    assert handle(codec, text_xml(msg_id="90").encode(), args, Responder(), DedupStore(), nonces=nonces)[0] == 200
+    clock[0] = NOW + 580
+    assert handle(codec, text_xml(msg_id="91").encode(), args, Responder(), DedupStore(), nonces=nonces)[0] == 403
+    clock[0] = NOW + 591  # the timestamp itself is refused from now on
+    assert handle(codec, text_xml(msg_id="92").encode(), args, Responder(), DedupStore(), nonces=nonces)[0] == 403
 
 
 def test_wrong_app_id_inside_ciphertext(safe, seen):
