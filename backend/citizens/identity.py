@@ -77,8 +77,8 @@ def key_set() -> jwt.PyJWKSet:
     return cached
 
 
-def verify_assertion(assertion: str) -> tuple[Identity, dict]:
-    """The identity an assertion vouches for, and its claims (for single use by `jti`)."""
+def _key_for(assertion: str) -> tuple[dict, jwt.PyJWK]:
+    """The header and the 海易办 key an assertion names (cheap: no signature check)."""
     if not isinstance(assertion, str) or assertion.count(".") != 2:
         raise InvalidAssertion("The assertion is not a JWT.")
     allowed = current_app.config["HAIYIBAN_ALGORITHMS"]
@@ -95,6 +95,30 @@ def verify_assertion(assertion: str) -> tuple[Identity, dict]:
     key = keys[kid]
     if key.algorithm_name and key.algorithm_name != header["alg"]:
         raise InvalidAssertion("The assertion's alg does not match its key.", code="algorithm_not_allowed")
+    return header, key
+
+
+def plausible(assertion: str) -> bool:
+    """Whether an assertion could be valid, judged without verifying its signature or asking
+    the database: shape, algorithm, key id, issuer, audience and times. What fails here is
+    refused cheaply when a source sends floods of garbage."""
+    try:
+        _key_for(assertion)
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except (InvalidAssertion, jwt.PyJWTError):
+        return False
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    exp, iat, now = claims.get("exp"), claims.get("iat"), time.time()
+    return (claims.get("iss") == current_app.config["HAIYIBAN_ISSUER"]
+            and current_app.config["HAIYIBAN_AUDIENCE"] in audiences
+            and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (exp, iat))
+            and exp > now - LEEWAY_SECONDS and iat <= now + LEEWAY_SECONDS and exp - iat <= MAX_LIFETIME_SECONDS)
+
+
+def verify_assertion(assertion: str) -> tuple[Identity, dict]:
+    """The identity an assertion vouches for, and its claims (for single use by `jti`)."""
+    header, key = _key_for(assertion)
     try:
         claims = jwt.decode(
             assertion, key.key, algorithms=[header["alg"]], audience=current_app.config["HAIYIBAN_AUDIENCE"],

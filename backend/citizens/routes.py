@@ -3,7 +3,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.citizens import services, wallet
+from backend.citizens import identity, services, wallet
 from backend.citizens.schemas import AssertionSchema, LogoutSchema, ProfileSchema, RefreshSchema, SessionListSchema, StreamTicketSchema, TokenPairSchema, WalletArgsSchema
 from backend.common import attempts
 from backend.receipts.schemas import ReceiptAnswerSchema, ReceiptPageSchema
@@ -21,14 +21,22 @@ class CitizenLogin(MethodView):
     @auth_blp.arguments(AssertionSchema)
     @auth_blp.response(200, TokenPairSchema)
     @problem_response(auth_blp, 401, "assertion refused: invalid_assertion, assertion_expired, wrong_audience, wrong_issuer, unknown_key, algorithm_not_allowed, missing_claim")
+    @problem_response(auth_blp, 429, "too_many_attempts: this address sent too many refused assertions (a valid one still signs in)")
     def post(self, data):
         """Sign in (opens the personal digital account at first sign-in)."""
         address = attempts.client_address()
-        attempts.ensure_allowed("assertion", "ASSERTION_FAILURES_PER_ADDRESS", "address", address)
+        limit = ("assertion", "ASSERTION_FAILURES_PER_ADDRESS", "address", address)
+        # Over its failure limit, an address still signs in with a valid assertion (a signature
+        # cannot be guessed); what is not even plausible is refused before any signature check.
+        over_limit = not attempts.allowed(*limit)
+        if over_limit and not identity.plausible(data["assertion"]):
+            attempts.refuse(*limit)
         try:
             return services.login(data["assertion"])
         except Unauthorized:
-            attempts.record_failure("assertion", "ASSERTION_FAILURES_PER_ADDRESS", "address", address)
+            attempts.record_failure(*limit)
+            if over_limit:
+                attempts.refuse(*limit)
             raise
 
 

@@ -1,10 +1,14 @@
 """Guessing limits that cost the guesser, not the holder (issue 17, item 8): wrong check codes
 count against their source first (address, unit client), a receipt is closed to anonymous
-proof only after wrong guesses from many sources, and units and the signed-in payer still
-prove possession then."""
+proof only after wrong guesses from many sources, units and the signed-in payer still prove
+possession then, and a valid identity assertion signs in whatever its address did before."""
+import time
+
+import jwt
 import pytest
 
-from tests.support import ZHANG_SAN_ID, UnitClient, citizen_login, receipt_key
+from tests.api.test_citizen_auth import claims, demo_key, demo_kid, login
+from tests.support import LI_SI_ID, ZHANG_SAN_ID, UnitClient, citizen_login, receipt_key
 
 
 @pytest.fixture()
@@ -116,3 +120,20 @@ def test_right_answers_never_count(client, operator, sent, unlimited_verify):
         assert authentic(verify(client, elements(sent), "198.51.100.9")) is True
         assert unit.post("/receipts/verify", json={"items": [item]}).json["items"][0]["authentic"] is True
 
+
+def test_a_valid_assertion_signs_in_from_an_address_over_its_failure_limit(app, client):
+    for _ in range(20):
+        assert login(client, "a.b.c").status_code == 401
+    assert problem_code(login(client, "a.b.c")) == "too_many_attempts"  # garbage: refused cheaply
+    valid = jwt.encode(claims(), demo_key(app), algorithm="ES256", headers={"kid": demo_kid(client)})
+    signed_in = login(client, valid)
+    assert signed_in.status_code == 200 and signed_in.json["token_type"] == "Bearer"
+    # Plausible but forged (another key): checked, counted, refused like garbage.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    forged = jwt.encode(claims(id_number=LI_SI_ID), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
+                        headers={"kid": demo_kid(client)})
+    assert problem_code(login(client, forged)) == "too_many_attempts"
+    expired = jwt.encode(claims(iat=int(time.time()) - 900, exp=int(time.time()) - 600), demo_key(app), algorithm="ES256",
+                         headers={"kid": demo_kid(client)})
+    assert problem_code(login(client, expired)) == "too_many_attempts"
