@@ -93,8 +93,10 @@ class BaseConfig:
     PROOF_FAILURES_PER_SOURCE_AND_RECEIPT = os.environ.get("PROOF_FAILURES_PER_SOURCE_AND_RECEIPT", "5 per day")
     PROOF_SOURCES_PER_RECEIPT = os.environ.get("PROOF_SOURCES_PER_RECEIPT", "20 per day")
     BINDING_CODES_PER_CITIZEN = os.environ.get("BINDING_CODES_PER_CITIZEN", "10 per hour")
+    # Wrong chat-binding codes: per chat account first; the bot's count is a backstop that one
+    # account (at most 20 an hour) cannot reach alone and that, once reached, pauses binding for all.
     BINDING_FAILURES_PER_ACCOUNT = os.environ.get("BINDING_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
-    BINDING_FAILURES_PER_BOT = os.environ.get("BINDING_FAILURES_PER_BOT", "200 per hour")
+    BINDING_FAILURES_PER_BOT = os.environ.get("BINDING_FAILURES_PER_BOT", "1000 per hour")
     PROOF_LOCKOUT_SECONDS = int(os.environ.get("PROOF_LOCKOUT_SECONDS", "3600"))
     # Federation (DESIGN §6): unset HUB_URL = this node runs alone.
     NODE_ROLE = os.environ.get("NODE_ROLE", "node")

@@ -55,7 +55,9 @@ def issue_code(citizen: Citizen) -> dict:
 
 def redeem(bot_client, code: str, channel: str, external_id: str) -> dict:
     """The bot redeems a code a chat user sent it. Failures are limited per chat account
-    and per bot; the lookup is by keyed hash (no comparison leaks timing)."""
+    first; the bot's own count is only a backstop far above what one account can reach
+    (docs/decisions/failed-attempt-limits.md). The lookup is by keyed hash (no comparison
+    leaks timing)."""
     account = f"{channel}:{external_id}"
     attempts.ensure_allowed("binding", "BINDING_FAILURES_PER_ACCOUNT", "account", account)
     attempts.ensure_allowed("binding", "BINDING_FAILURES_PER_BOT", "bot", bot_client.id)
@@ -69,7 +71,9 @@ def redeem(bot_client, code: str, channel: str, external_id: str) -> dict:
     if row is None:
         db.session.rollback()
         attempts.record_failure("binding", "BINDING_FAILURES_PER_ACCOUNT", "account", account)
-        attempts.record_failure("binding", "BINDING_FAILURES_PER_BOT", "bot", bot_client.id)
+        if not attempts.record_failure("binding", "BINDING_FAILURES_PER_BOT", "bot", bot_client.id):
+            log.warning("binding backstop reached: this bot's chat accounts sent too many wrong codes; binding paused",
+                        extra={"client_id": bot_client.client_id})
         log.info("binding code refused", extra={"channel": channel})
         raise InvalidBindingCode("Unknown, used or expired binding code.")
     citizen = db.session.get(Citizen, row.citizen_id)

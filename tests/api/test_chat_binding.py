@@ -89,3 +89,35 @@ def test_unbinding_from_either_side_or_signing_out_everywhere_ends_the_delegated
     assert client.get("/api/v1/me", headers=bearer(other_session["access_token"])).status_code == 401
     bindings = client.get("/api/v1/me/chat-bindings", headers=citizen_login(client)).json["items"]
     assert bindings and not any(b["active"] for b in bindings)
+
+
+def _wrong(code):
+    return "000000" if code != "000000" else "111111"
+
+
+def test_wrong_codes_from_many_chat_accounts_do_not_lock_binding_for_everyone(client):
+    """The probe's shape: 200 wrong `绑定 NNNNNN` messages (here 40 chat accounts, each up to
+    its own limit) used to exhaust the bot's limit and lock binding for every citizen."""
+    zhang = citizen_login(client)
+    bot = Bot(client)
+    code = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    statuses = {bot.redeem(_wrong(code), f"wx-guesser-{n}").status_code for n in range(40) for _ in range(5)}
+    assert statuses == {400}
+    assert bot.redeem(code, "wx-honest").status_code == 201
+
+
+def test_the_bot_backstop_is_out_of_reach_of_one_account_but_still_there(client, app, monkeypatch, caplog):
+    monkeypatch.setitem(app.config, "BINDING_FAILURES_PER_BOT", "10 per hour")  # lowered to keep the test short
+    zhang = citizen_login(client)
+    bot = Bot(client)
+    code = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    alone = [bot.redeem(_wrong(code), "wx-guesser").status_code for _ in range(30)]
+    assert alone[:5] == [400] * 5 and set(alone[5:]) == {429}  # refused at its own limit: not counted for the bot
+    for account in ("wx-second", "wx-third"):
+        for _ in range(5):
+            bot.redeem(_wrong(code), account)
+    refused = bot.redeem(code, "wx-honest")
+    assert refused.status_code == 429 and refused.json["code"] == "too_many_attempts"
+    assert any("binding backstop reached" in r.getMessage() for r in caplog.records)
+    other_bot = Bot(client)
+    assert other_bot.redeem(code, "wx-honest").status_code == 201  # the backstop is this bot's own
