@@ -118,3 +118,13 @@ def register(app):
 
         click.echo(json.dumps(directory.retire_key(province, kid), ensure_ascii=False))
 
+    @federation.command("subscriptions")
+    @click.option("--province", default=None, help="only this node's subscriptions")
+    @click.option("--payer-fhash", default=None, help="only this payer hash")
+    @click.option("--limit", default=50, show_default=True)
+    def subscriptions(province, payer_fhash, limit):
+        """Hub: the audit of payer subscriptions (which node asked for whose receipts), newest first."""
+        from backend.federation.hub import subscriptions as listing
+
+        click.echo(json.dumps(listing(province, payer_fhash, limit=limit), ensure_ascii=False))
+

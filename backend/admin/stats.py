@@ -15,7 +15,7 @@ def overview() -> dict:
     lifecycles = dict(db.session.execute(select(Receipt.lifecycle, func.count()).group_by(Receipt.lifecycle)).all())
     total_fen, reimbursed_fen = db.session.execute(
         select(func.coalesce(func.sum(Receipt.total_fen), 0), func.coalesce(func.sum(Receipt.reimbursed_fen), 0))).one()
-    locked = db.session.scalar(select(func.count()).select_from(Receipt).where(Receipt.lock_id.is_not(None), Receipt.lock_expires_at > now))
+    locked = db.session.scalar(select(func.count()).select_from(Receipt).where(Receipt.lock_unit_id.is_not(None), Receipt.lock_expires_at > now))
     outcomes = dict(db.session.execute(select(LedgerEntry.outcome, func.count()).group_by(LedgerEntry.outcome)).all())
     units = dict(db.session.execute(select(Unit.status, func.count()).group_by(Unit.status)).all())
     issuers = dict(db.session.execute(select(Issuer.status, func.count()).group_by(Issuer.status)).all())

@@ -144,7 +144,7 @@ def _eligible_clause(citizen, unit_id: str, now):
         Receipt.payer_hash == citizen.id_hash,
         Receipt.lifecycle == "issued",
         Receipt.reimbursed_fen < Receipt.total_fen,
-        or_(Receipt.lock_id.is_(None), Receipt.lock_expires_at <= now, Receipt.lock_unit_id == unit_id),
+        or_(Receipt.lock_unit_id.is_(None), Receipt.lock_expires_at <= now, Receipt.lock_unit_id == unit_id),
     )
 
 

@@ -31,7 +31,7 @@ class ReceiptNotFound(NotFound):
 
 
 def _status_clause(status: str, now):
-    not_locked = or_(Receipt.lock_id.is_(None), Receipt.lock_expires_at <= now)
+    not_locked = or_(Receipt.lock_unit_id.is_(None), Receipt.lock_expires_at <= now)
     granted = exists().where(AuthorizedReceipt.receipt_id == Receipt.id, AuthorizedReceipt.revoked_at.is_(None),
                              AuthorizedReceipt.expires_at > now)
     issued = Receipt.lifecycle == "issued"
@@ -39,7 +39,7 @@ def _status_clause(status: str, now):
         "red_reversed": Receipt.lifecycle == "red_reversed",
         "paper_exchanged": Receipt.lifecycle == "paper_exchanged",
         "voided": Receipt.lifecycle == "voided",
-        "locked": and_(issued, Receipt.lock_id.is_not(None), Receipt.lock_expires_at > now),
+        "locked": and_(issued, Receipt.lock_unit_id.is_not(None), Receipt.lock_expires_at > now),
         "reimbursed": and_(issued, not_locked, Receipt.reimbursed_fen >= Receipt.total_fen),
         "partial": and_(issued, not_locked, Receipt.reimbursed_fen > 0, Receipt.reimbursed_fen < Receipt.total_fen),
         "authorized": and_(issued, not_locked, Receipt.reimbursed_fen == 0, granted),

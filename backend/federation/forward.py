@@ -31,12 +31,24 @@ def _result(status: int, body: dict) -> dict:
     return body.get("result") or {}
 
 
-def _sync_copy(result: dict):
+def _sync_copy(result: dict, key: str):
+    """The answer's snapshot moves the synced copy forward — only a snapshot of the receipt
+    asked about, from its issuing node (`send` checked the answer's signer is `key[:2]`)."""
+    from backend.federation.exchange import InvalidAnswer
     from backend.federation.inbound import apply_snapshot
 
     snap = result.pop("snapshot", None)
-    if snap:
-        apply_snapshot(snap, snap["key"][:2])
+    if not snap:
+        return
+    from backend.federation.inbound import SnapshotRefused
+
+    if not isinstance(snap, dict) or snap.get("key") != key:
+        current_app.logger.warning("federation answer carried a snapshot of another receipt", extra={"receipt_key": key})
+        raise InvalidAnswer("The answer carries a snapshot of another receipt.")
+    try:
+        apply_snapshot(snap, key[:2])
+    except SnapshotRefused as exc:
+        raise InvalidAnswer(f"The answer's snapshot is refused: {exc.detail}")
 
 
 def _proof_for_digital_account(unit, key: str) -> dict:
@@ -79,14 +91,26 @@ def lock(unit, key, check_code=None, total_amount=None) -> dict:
         db.session.commit()
         raise
     result = _result(status, body)
-    _sync_copy(result)
+    _sync_copy(result, key)
     return result
+
+
+def release_for_cancelled_unit(unit, key: str) -> None:
+    """The unit is being cancelled here while it holds a lock on a receipt of another
+    province: after the commit, its issuing node is asked to release it (`unit.release`),
+    retried (job and sweeper) until it has answered. Caller commits."""
+    from backend.common.models import utcnow
+    from backend.federation.models import PendingCancellation
+
+    jti = uuid.uuid4().hex
+    db.session.add(PendingCancellation(jti=jti, kind="unit_cancelled", receipt_key=key, unit_id=unit.id, not_after=utcnow()))
+    after_commit(CANCEL_LOCK, jti, queue="default", job_id=f"fed-cancel-{jti}")
 
 
 def _simple(unit, msg_type: str, key: str, params: dict) -> dict:
     status, body = send(unit, msg_type, key, params)
     result = _result(status, body)
-    _sync_copy(result)
+    _sync_copy(result, key)
     return result
 
 

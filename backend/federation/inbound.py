@@ -13,9 +13,9 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select
 
-from backend.common.crypto import pii
+from backend.common.crypto import pii, sha256_hex
 from backend.common.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from backend.common.models import utcnow
+from backend.common.models import as_utc, utcnow
 from backend.common.money import parse_fen
 from backend.extensions import db
 from backend.federation import messages, snapshot
@@ -23,7 +23,8 @@ from backend.federation.directory import node_key_lookup
 from backend.receipts.models import Receipt
 
 log = logging.getLogger(__name__)
-UNIT_OPERATIONS = ("unit.lock", "unit.unlock", "unit.renew", "unit.feedback", "unit.booking", "unit.verify", "unit.cancel")
+UNIT_OPERATIONS = ("unit.lock", "unit.unlock", "unit.renew", "unit.feedback", "unit.booking", "unit.verify", "unit.cancel",
+                   "unit.release")
 
 
 # --- synced copies ----------------------------------------------------------------------
@@ -40,6 +41,28 @@ def _foreign_issuer(issuer: dict):
     return found
 
 
+class SnapshotRefused(DomainError):
+    status = 422
+    code = "snapshot_refused"
+    title = "跨省票据状态无效"
+
+
+def _well_formed(snap) -> dict:
+    """The snapshot's receipt. Its version counts the receipt's timeline entries on the
+    issuing node (`snapshot.build`), so it must equal the length of the timeline it carries."""
+    data = snap.get("receipt") if isinstance(snap, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str) or not isinstance(data.get("number"), str) \
+            or snap.get("key") != f"{data['code']}-{data['number']}":
+        raise SnapshotRefused("The snapshot does not name its receipt.")
+    version, timeline = snap.get("version"), snap.get("timeline")
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(timeline, list) or version != len(timeline):
+        log.warning("snapshot refused: version does not match its timeline", extra={"receipt_key": snap["key"]})
+        raise SnapshotRefused("The snapshot's version does not match its timeline.", code="implausible_version")
+    if not isinstance(snap.get("status"), dict) or not isinstance(snap.get("ledger"), list) or not isinstance(data.get("payer"), dict):
+        raise SnapshotRefused("The snapshot lacks its status, ledger or payer.")
+    return data
+
+
 def apply_snapshot(snap: dict, origin: str) -> Receipt:
     """Creates or moves forward the synced copy; pushes (inbox, stream, chat, unit webhooks)
     fire here for each change. Older or equal versions change nothing."""
@@ -47,16 +70,22 @@ def apply_snapshot(snap: dict, origin: str) -> Receipt:
     from backend.events.outbox import EVENT_TYPES, emit
     from backend.receipts.presenters import PAYER_CONTEXT
 
-    data = snap["receipt"]
+    data = _well_formed(snap)
     if data["code"][:2] != origin or origin == current_app.config["NODE_PROVINCE"]:
         raise Forbidden("Only the issuing province announces a receipt.", code="not_authoritative")
     receipt = db.session.scalar(select(Receipt).where(Receipt.code == data["code"], Receipt.number == data["number"])
                                 .with_for_update().execution_options(populate_existing=True))
     if receipt is not None and receipt.synced_at is None:
         raise Forbidden("This node issued that receipt itself.", code="not_authoritative")
-    if receipt is not None and (receipt.sync_state or {}).get("version", -1) >= snap["version"]:
+    last = (receipt.sync_state or {}).get("version", 0) if receipt is not None else 0
+    if last >= snap["version"]:
         db.session.rollback()
         return receipt
+    if snap["version"] - last > current_app.config["FEDERATION_MAX_VERSION_STEP"]:
+        db.session.rollback()
+        log.warning("snapshot refused: version implausibly far ahead",
+                    extra={"receipt_key": snap["key"], "origin": origin, "version": snap["version"], "last_version": last})
+        raise SnapshotRefused(f"Version {snap['version']} is implausibly far ahead of {last}.", code="implausible_version")
     new = receipt is None
     payer = data["payer"]
     status = snap["status"]
@@ -72,8 +101,8 @@ def apply_snapshot(snap: dict, origin: str) -> Receipt:
                   "payer": {k: v for k, v in payer.items() if k != "id_number"}},
         content_hash=snap["key"], issuer_signature=data.get("signature"), platform_signature=data.get("supervision_signature"),
         lifecycle=status["lifecycle"], lifecycle_detail=status.get("lifecycle_detail"),
-        # No lock row here (the issuing node holds it); lock_id marks "locked" for the filters.
-        lock_id=lock["unit_id"] if lock else None, lock_token_hash=None,
+        # A remote lock: no Lock row here (the issuing node holds it), only its holder and times.
+        lock_id=None, lock_token_hash=None,
         lock_unit_id=lock["unit_id"] if lock else None,
         locked_at=datetime.fromisoformat(lock["locked_at"]) if lock else None,
         lock_expires_at=datetime.fromisoformat(lock["expires_at"]) if lock else None,
@@ -109,10 +138,17 @@ def handle_sync(body: dict) -> dict:
 
 
 def apply_announcements(tokens: list[str]) -> int:
+    """Applies each verified announcement; one that is refused (forged, malformed, not its
+    sender's to make) is logged and skipped, and the others still apply."""
     applied = 0
     for token in tokens:
-        snap, origin = _open_announcement(token)
-        apply_snapshot(snap, origin)
+        try:
+            snap, origin = _open_announcement(token)
+            apply_snapshot(snap, origin)
+        except (messages.MessageRefused, SnapshotRefused, Forbidden, ValidationFailed) as exc:
+            db.session.rollback()
+            log.warning("pulled announcement refused", extra={"code": exc.code})
+            continue
         applied += 1
     return applied
 
@@ -142,7 +178,9 @@ def subscribe(citizen_id: str):
     if citizen is None:
         return
     fhash = snapshot.payer_fhash(citizen.id_type, pii().decrypt(citizen.id_enc, ID_CONTEXT))
-    body = outbound.to_hub(messages.seal("payer.subscribe", {"payer_fhash": fhash}, "hub"))
+    # The sign-in this subscription rests on (the hub keeps this signed statement for audit).
+    sign_in = {"at": as_utc(citizen.last_login_at).isoformat(), "account_ref": sha256_hex(f"piaojia-account:{citizen.id}")[:32]}
+    body = outbound.to_hub(messages.seal("payer.subscribe", {"payer_fhash": fhash, "sign_in": sign_in}, "hub"))
     applied = apply_announcements(body.get("announcements") or [])
     log.info("subscribed a new account to the federation", extra={"applied": applied, "incomplete": body.get("incomplete")})
     if body.get("incomplete"):
@@ -211,6 +249,11 @@ def handle_unit_operation(sender: str, msg_type: str, body: dict, jti: str) -> t
         return 200, views.batch_verify(unit, body.get("items") or [])
     if msg_type == "unit.cancel":
         return 200, _cancel(unit, body)
+    if msg_type == "unit.release":  # the unit was cancelled on its own node (its status says so)
+        from backend.common.actors import Actor
+
+        actor = Actor("node", sender, f"报销单位所在省节点（{sender}）")
+        return 200, _with_snapshot(reimbursements.release_lock_of_cancelled_unit(unit, key, actor), key)
     raise ValidationFailed(f"Unknown message type {msg_type}.", code="unknown_message_type")
 
 

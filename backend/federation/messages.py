@@ -1,6 +1,7 @@
 """Federation messages: compact JWS, ES256 with `kid` and nothing else accepted.
 
-Claims: `iss` (the sender's province, or `hub`), `aud` (the receiver's), `jti` (unique),
+Claims: `iss` (the sender's province, or `hub`), `aud` (the receiver's: one string, never a
+list), `jti` (unique),
 `iat`/`exp` (at most FEDERATION_MESSAGE_TTL_SECONDS apart, default 300), `typ` (the message
 type) and `body`. A message whose `kid` is not a valid key of the province it claims to come
 from is refused: a node cannot speak for another province.
@@ -65,6 +66,8 @@ def open_(token: str, key_lookup, *, audience: str | None = None) -> dict:
         raise MessageRefused("The message is addressed to someone else.", code="wrong_audience")
     except jwt.PyJWTError as exc:
         raise MessageRefused(f"The message does not verify: {type(exc).__name__}.")
+    if not isinstance(claims.get("aud"), str):  # one receiver per message: a list could be replayed to each of them
+        raise MessageRefused("A message has exactly one audience.", code="wrong_audience")
     ttl = int(current_app.config["FEDERATION_MESSAGE_TTL_SECONDS"])
     if not isinstance(claims.get("iat"), int) or claims["exp"] - claims["iat"] > ttl or claims["iat"] > time.time() + LEEWAY_SECONDS:
         raise MessageRefused(f"A message may live at most {ttl} s.", code="message_lifetime")

@@ -36,7 +36,7 @@ def _handle(claims: dict, token: str) -> tuple[int, dict]:
         if msg_type == "receipt.announce":
             return hub.handle_announce(sender, body, token)
         if msg_type == "payer.subscribe":
-            return hub.handle_subscribe(sender, body)
+            return hub.handle_subscribe(sender, body, token, claims["jti"])
     else:
         from backend.federation import inbound
 

@@ -10,7 +10,8 @@ from backend.common.auth import client_required
 from backend.common.errors import DomainError, NotFound, ValidationFailed
 from backend.common.openapi import problem_response
 from backend.federation import directory, is_hub, keys, messages, receiving, transport
-from backend.federation.schemas import DirectorySchema, FederationStatsSchema, JwksSchema
+from backend.federation.schemas import (DirectorySchema, FederationStatsSchema, JwksSchema, SubscriptionPageSchema,
+                                        SubscriptionQuerySchema)
 
 log = logging.getLogger(__name__)
 blp = Blueprint("federation", __name__, url_prefix="/api/v1/federation", description="Federation: provincial nodes and the national hub")
@@ -95,3 +96,21 @@ class Stats(MethodView):
         from backend.federation.hub import stats
 
         return stats()
+
+
+@admin_blp.route("/subscriptions")
+class Subscriptions(MethodView):
+    decorators = [client_required("operator")]
+
+    @admin_blp.arguments(SubscriptionQuerySchema, location="query")
+    @admin_blp.response(200, SubscriptionPageSchema)
+    @problem_response(admin_blp, 404, "not a hub")
+    @admin_blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """Hub operators: which node subscribed for which payer hash, on which stated sign-in
+        (newest first) — the audit of who asked for whose receipts."""
+        from backend.federation.hub import subscriptions
+
+        if not is_hub(current_app):
+            raise NotFound("Only the hub keeps subscriptions.", code="not_a_hub")
+        return subscriptions(**args)

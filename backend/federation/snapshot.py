@@ -2,16 +2,17 @@
 
 The snapshot is the wire form (with the payer's ID: it goes only to nodes where that payer
 has an account, through the hub, which stores none of it) and the status facets, ledger and
-timeline, with `version`, the issuing node's latest timeline entry id: a copy only ever
-moves forward.
+timeline, with `version`, the number of the receipt's timeline entries (append-only, so it
+only grows, one per change): a copy only ever moves forward, and a version far ahead of
+the copy's is refused (FEDERATION_MAX_VERSION_STEP).
 """
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.common.crypto import federated_payer_hash
 from backend.common.models import as_utc
 from backend.common.money import format_fen
 from backend.extensions import db
-from backend.receipts.models import Receipt, TimelineEntry
+from backend.receipts.models import Receipt
 from backend.receipts.presenters import timeline, wire_form
 
 
@@ -40,15 +41,13 @@ def build(receipt: Receipt) -> dict:
         unit = db.session.get(Unit, receipt.lock_unit_id)
         lock = {"unit": unit.public_view if unit else {"id": receipt.lock_unit_id}, "unit_id": receipt.lock_unit_id,
                 "locked_at": as_utc(receipt.locked_at).isoformat(), "expires_at": as_utc(receipt.lock_expires_at).isoformat()}
-    version = db.session.scalar(select(func.max(TimelineEntry.id)).where(TimelineEntry.receipt_id == receipt.id)) or 0
-    last_event = db.session.scalar(select(TimelineEntry.event).where(TimelineEntry.receipt_id == receipt.id)
-                                   .order_by(TimelineEntry.id.desc()).limit(1))
+    entries = timeline(receipt)
     issuer = receipt.issuer
     return {
-        "key": receipt.key, "version": version, "last_event": last_event,
+        "key": receipt.key, "version": len(entries), "last_event": entries[-1]["event"] if entries else None,
         "issuer": {"id": issuer.id, "name": issuer.name, "credit_code": issuer.credit_code, "province": issuer.province},
         "receipt": wire_form(receipt, reveal_payer_id=True),
         "status": {"lifecycle": receipt.lifecycle, "lifecycle_detail": receipt.lifecycle_detail, "lock": lock,
                    "reimbursed_amount": format_fen(receipt.reimbursed_fen)},
-        "ledger": _ledger(receipt), "timeline": timeline(receipt),
+        "ledger": _ledger(receipt), "timeline": entries,
     }

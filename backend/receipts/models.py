@@ -47,6 +47,9 @@ class Receipt(db.Model):
     lifecycle: Mapped[str] = mapped_column(String(20), default="issued")
     lifecycle_detail = mapped_column(JSONType, nullable=True)
     # Lock (报销锁定): a lease held by one unit, fenced by its token (issue: units).
+    # `lock_unit_id` set means locked. `lock_id` is this node's Lock row: on a synced copy it
+    # is always NULL — the lock lives on the issuing node, and the copy holds only its
+    # holder and times (a remote lock; see docs/decisions/federation-trust.md).
     lock_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     lock_unit_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     lock_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -437,14 +437,35 @@ def _check_authorization_cap(authorization_id: str, fen: int):
 
 
 def release_all_locks_of_unit(unit: Unit, actor: Actor, reason: str):
-    """Releases every open lock of a unit (cancellation). Caller commits."""
+    """Releases every open lock of a unit (cancellation). Caller commits. A lock on another
+    province's receipt (a synced copy: no Lock row here) is released by its issuing node,
+    asked after the commit until it answers (backend.federation.forward)."""
     now = utcnow()
     receipts = db.session.scalars(
         select(Receipt).where(Receipt.lock_unit_id == unit.id).order_by(Receipt.id).with_for_update(of=Receipt).execution_options(populate_existing=True)
     ).all()
     for receipt in receipts:
+        if receipt.synced_at is not None:
+            forward.release_for_cancelled_unit(unit, receipt.key)
+            continue
         held = db.session.get(Lock, receipt.lock_id)
         _release(receipt, held, "unit_cancelled", actor, reason, now)
+
+
+def release_lock_of_cancelled_unit(unit: Unit, key: str, actor: Actor) -> dict:
+    """The issuing node's side: a unit of another province was cancelled there, and its
+    lock on this receipt (if it still holds one) ends. Idempotent."""
+    if unit.status != "cancelled":
+        raise Conflict("Only a cancelled unit's locks are released this way.", code="unit_not_cancelled",
+                       title="报销单位未注销，不能以此方式解除锁定")
+    now = utcnow()
+    receipt = _load_for_update(key)
+    if receipt.lock_unit_id != unit.id or receipt.lock_id is None:
+        db.session.rollback()
+        return {"key": key, "released": False}
+    _release(receipt, db.session.get(Lock, receipt.lock_id), "unit_cancelled", actor, "报销单位账户已注销", now)
+    db.session.commit()
+    return {"key": key, "released": True}
 
 
 def ledger_view(receipt_id: int, units_by_id=None) -> list[dict]:

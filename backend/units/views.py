@@ -67,7 +67,7 @@ def list_receipts(unit: Unit, *, status="all", cursor=None, limit=20) -> dict:
     if status == "locked":
         query = query.where(Receipt.lock_unit_id == unit.id, Receipt.lock_expires_at > now)
     elif status == "authorized":  # authorized to this unit now and waiting: not locked
-        query = query.where(Receipt.id.in_(_granted(unit, now)), Receipt.lock_id.is_(None) | (Receipt.lock_expires_at <= now))
+        query = query.where(Receipt.id.in_(_granted(unit, now)), Receipt.lock_unit_id.is_(None) | (Receipt.lock_expires_at <= now))
     elif status == "reimbursed":
         query = query.where(Receipt.id.in_(select(LedgerEntry.receipt_id).where(LedgerEntry.unit_id == unit.id)))
     after = _decode_cursor(cursor)
