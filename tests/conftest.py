@@ -3,7 +3,10 @@
 TEST_DATABASE_URL unset → the embedded default (a SQLite file in a temp folder).
 Set to PostgreSQL (postgresql+psycopg://…) → the schema is dropped and rebuilt with the
 Alembic migrations at session start, and every table is truncated after each test, so
-tests that commit from several threads see real transactions.
+tests that commit from several threads see real transactions. The truncation waits a
+bounded time for locks and retries (tests/isolation.py); when it still fails, the next test
+errors instead of running on this one's rows. Browser tests first close their pages and wait
+for the live server's requests to finish (LiveServer.drain).
 
 The `app` fixture runs jobs inline, so API tests see their effects at once. Tests of the
 production job path (RQ, a real worker process, Redis going away) use `redis_url`, which
@@ -16,6 +19,7 @@ from sqlalchemy import text
 
 from backend import create_app
 from backend.extensions import db
+from tests.isolation import empty_database
 from tests.support import Operator
 
 
@@ -78,27 +82,29 @@ def _rebuild_schema(app):
     upgrade()
 
 
-def _truncate_all():
-    tables = [t.name for t in db.metadata.sorted_tables]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for name in reversed(tables):
-            db.session.execute(text(f"DELETE FROM {name}"))
-    db.session.commit()
+# Set while a test's rows may still be in the database: a cleanup that failed is tried again
+# before the next test, which errors (CleanupFailed) rather than run on those rows.
+_UNCLEAN = []
 
 
 @pytest.fixture()
 def app_ctx(app):
     with app.app_context():
+        if _UNCLEAN:
+            empty_database()
+            _UNCLEAN.clear()
         yield app
         from backend.extensions import limiter
 
         limiter.reset()  # failed-attempt counts and rate limits belong to one test
         db.session.rollback()
         db.session.remove()
-        _truncate_all()
-        db.session.remove()
+        _UNCLEAN.append(True)
+        try:
+            empty_database()
+            _UNCLEAN.clear()
+        finally:
+            db.session.remove()
 
 
 @pytest.fixture()

@@ -7,9 +7,11 @@ by the `playwright` package from PyPI.
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True,
@@ -92,7 +94,10 @@ class LiveServer:
     `bot_skip_reason` says why (the chat tests skip with it) and the rest is served as
     usual. `bot=<a WSGI app>` serves that stand-in at /bot/ instead. The session's app is
     left as it was: the mount is undone on the app and kept only in what this server
-    serves."""
+    serves.
+
+    It counts the requests it is working on (`in_flight`), so a test's cleanup can wait until
+    none is left (`drain`) before emptying the database under them."""
 
     def __init__(self, app, bot=True):
         self.app = app
@@ -101,6 +106,9 @@ class LiveServer:
         self.bot_skip_reason = None  # the bot is not there yet: skip what needs it
         self.bot_error = None  # the bot is there but could not be mounted: fail what needs it
         self._added_extension = False
+        self.in_flight = 0
+        self._last_activity = time.monotonic()
+        self._changed = threading.Condition()
         self.server = make_server("127.0.0.1", 0, self._serve, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -115,7 +123,46 @@ class LiveServer:
             self.bot_skip_reason = "this live server does not serve the chat bot"
 
     def _serve(self, environ, start_response):
-        return self.wsgi(environ, start_response)
+        """A request counts from its arrival until its body is closed, except an event stream,
+        which counts only while it is being opened: afterwards it holds a database connection
+        only for the instant of a one-table query, and a stream whose page is gone ends only at
+        its next heartbeat."""
+        content_type = []
+
+        def start(status, headers, exc_info=None):
+            content_type.extend(value for name, value in headers if name.lower() == "content-type")
+            return start_response(status, headers, exc_info)
+
+        self._count(+1)
+        try:
+            body = self.wsgi(environ, start)
+        except BaseException:
+            self._count(-1)
+            raise
+        if any(value.startswith("text/event-stream") for value in content_type):
+            self._count(-1)
+            return body
+        return ClosingIterator(body, lambda: self._count(-1))
+
+    def _count(self, step):
+        with self._changed:
+            self.in_flight += step
+            self._last_activity = time.monotonic()
+            self._changed.notify_all()
+
+    def drain(self, timeout=15.0, quiet=0.25):
+        """Returns once no request has been in flight for `quiet` seconds (a request the browser
+        sent just before its page closed has arrived by then); raises after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                idle_for = now - self._last_activity
+                if self.in_flight == 0 and idle_for >= quiet:
+                    return
+                if now >= deadline:
+                    raise RuntimeError(f"{self.in_flight} request(s) still in the live server after {timeout} s")
+                self._changed.wait(min(deadline - now, quiet - idle_for if self.in_flight == 0 else quiet))
 
     def _mount_bot(self):
         try:
@@ -141,8 +188,11 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        try:
+            self.drain()
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
         if self._added_extension:
             self.app.extensions.pop("piaojia_bot_app", None)
 

@@ -68,6 +68,19 @@ def phone_browser(pw, tmp_path_factory):
     browser.close()
 
 
+@pytest.fixture(autouse=True)
+def quiet_before_cleanup(app_ctx, live, desk_browser, phone_browser):
+    """Set up before the page fixtures, so torn down after them and before app_ctx empties the
+    database: every page of the shared browsers closed, then nothing the browser sent still
+    inside the live server (else its transaction and the TRUNCATE deadlock, and the next
+    test finds this one's rows)."""
+    yield
+    for browser in (desk_browser, phone_browser):
+        for context in browser.contexts:
+            context.close()
+    live.drain()
+
+
 @pytest.fixture()
 def console(desk_browser, live, app_ctx):
     context = desk_browser.new_context(base_url=live.url, **DESKTOP)
