@@ -13,6 +13,7 @@ from flask import current_app, request
 from limits import parse
 
 from backend.common.errors import DomainError
+from backend.common.redis_client import node_namespace
 
 # One host commonly holds a whole IPv6 /64: counting its addresses one by one would give it
 # 2**64 sources.
@@ -50,6 +51,11 @@ def client_address() -> str:
     return str(address)
 
 
+def _scoped(scope: str) -> str:
+    """Counts are the node's own: several nodes may share one Redis (receipt ids, say, repeat)."""
+    return f"{node_namespace()}:{scope}"
+
+
 def _item(setting: str):
     return parse(current_app.config[setting])
 
@@ -59,12 +65,12 @@ def limit_of(setting: str) -> int:
 
 
 def allowed(scope: str, setting: str, *identifiers: str) -> bool:
-    return _strategy().test(_item(setting), scope, *identifiers)
+    return _strategy().test(_item(setting), _scoped(scope), *identifiers)
 
 
 def refuse(scope: str, setting: str, *identifiers: str, error=TooManyAttempts, **kwargs):
     """Raises `error` (429) with the seconds until the window of `identifiers` ends."""
-    reset_at, _ = _strategy().get_window_stats(_item(setting), scope, *identifiers)
+    reset_at, _ = _strategy().get_window_stats(_item(setting), _scoped(scope), *identifiers)
     raise error(kwargs.pop("detail", f"Too many failed attempts; try again later ({scope})."),
                 retry_after=max(1, math.ceil(reset_at - time.time())), **kwargs)
 
@@ -78,14 +84,14 @@ def ensure_allowed(scope: str, setting: str, *identifiers: str) -> None:
 def record_failure(scope: str, setting: str, *identifiers: str) -> bool:
     """Counts one failure; False when the limit is now reached (the next attempt is refused)."""
     item = _item(setting)
-    _strategy().hit(item, scope, *identifiers)
-    return _strategy().test(item, scope, *identifiers)
+    _strategy().hit(item, _scoped(scope), *identifiers)
+    return _strategy().test(item, _scoped(scope), *identifiers)
 
 
 def increment(scope: str, setting: str, *identifiers: str, amount: int = 1) -> int:
     """Adds `amount` atomically (a window of `setting` starts at the first one); the new count."""
     item = _item(setting)
-    return _strategy().storage.incr(item.key_for(scope, *identifiers), item.get_expiry(), amount=amount)
+    return _strategy().storage.incr(item.key_for(_scoped(scope), *identifiers), item.get_expiry(), amount=amount)
 
 
 def reserve(scope: str, setting: str, *identifiers: str) -> bool:
@@ -100,9 +106,9 @@ def release(scope: str, setting: str, *identifiers: str) -> None:
 
 def failures(scope: str, setting: str, *identifiers: str) -> int:
     item = _item(setting)
-    _, remaining = _strategy().get_window_stats(item, scope, *identifiers)
+    _, remaining = _strategy().get_window_stats(item, _scoped(scope), *identifiers)
     return item.amount - remaining
 
 
 def reset_failures(scope: str, setting: str, *identifiers: str) -> None:
-    _strategy().clear(_item(setting), scope, *identifiers)
+    _strategy().clear(_item(setting), _scoped(scope), *identifiers)

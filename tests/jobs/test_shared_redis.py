@@ -59,3 +59,13 @@ def test_channels_and_counters_are_named_per_node(app_ctx):
     assert channel_for("redis://127.0.0.1:6379/0", "46") != on_44[1]
     assert app_ctx.config["RATELIMIT_KEY_PREFIX"] == "piaojia:46"
 
+
+
+def test_failed_attempt_counts_are_the_nodes_own(app_ctx):
+    from backend.common import attempts
+
+    with acting_as(app_ctx, "44"):
+        for _ in range(3):
+            attempts.record_failure("proof", "PROOF_FAILURES_PER_CLIENT", "receipt", "7")
+        assert attempts.failures("proof", "PROOF_FAILURES_PER_CLIENT", "receipt", "7") == 3
+    assert attempts.failures("proof", "PROOF_FAILURES_PER_CLIENT", "receipt", "7") == 0  # node 46's receipt 7
