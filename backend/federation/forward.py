@@ -104,7 +104,33 @@ def release_for_cancelled_unit(unit, key: str) -> None:
 
     jti = uuid.uuid4().hex
     db.session.add(PendingCancellation(jti=jti, kind="unit_cancelled", receipt_key=key, unit_id=unit.id, not_after=utcnow()))
-    after_commit(CANCEL_LOCK, jti, queue="default", job_id=f"fed-cancel-{jti}")
+    after_commit(settle_release, jti, queue="default", job_id=f"fed-cancel-{jti}")
+
+
+def settle_release(jti: str):
+    """Job: the issuing node releases the cancelled unit's lock (`unit.release`); its answer's
+    snapshot updates the copy here. Idempotent; re-raises (the job and the sweeper retry)
+    until the issuing node has answered."""
+    from backend.common.models import utcnow
+    from backend.federation.models import PendingCancellation
+    from backend.units.models import Unit
+
+    pending = db.session.get(PendingCancellation, jti)
+    if pending is None or pending.done_at is not None:
+        return
+    key = pending.receipt_key
+    status, body = send(db.session.get(Unit, pending.unit_id), "unit.release", key, {})
+    if status >= 500:
+        raise transport.IssuingNodeUnavailable(f"The issuing node answered {status}; retrying.")
+    result = body.get("result") or {}
+    if status < 300:
+        _sync_copy(result, key)
+    pending = db.session.get(PendingCancellation, jti)
+    pending.done_at = utcnow()
+    pending.result = ("released" if result.get("released") else "nothing_to_release") if status < 300 else \
+        (body.get("problem") or {}).get("code") or str(status)
+    db.session.commit()
+    current_app.logger.info("cancelled unit's remote lock settled", extra={"receipt_key": key, "result": pending.result})
 
 
 def _simple(unit, msg_type: str, key: str, params: dict) -> dict:

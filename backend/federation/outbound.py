@@ -13,6 +13,7 @@ from backend.federation.models import PendingCancellation
 from backend.receipts.models import Receipt
 
 log = logging.getLogger(__name__)
+SETTLE_RELEASE = "backend.federation.forward.settle_release"
 
 
 def announcement_token(receipt: Receipt) -> str:
@@ -59,8 +60,6 @@ def cancel_lock(jti: str):
     if pending is None or pending.done_at is not None:
         return
     unit = db.session.get(Unit, pending.unit_id)
-    if pending.kind == "unit_cancelled":
-        return _release_for_cancelled_unit(pending, unit)
     _, body = send(unit, "unit.cancel", pending.receipt_key, {"jti": jti})
     outcome = (body.get("result") or {}).get("result") or (body.get("problem") or {}).get("code") or "unknown"
     if outcome == "unknown" and utcnow() < as_utc(pending.not_after):
@@ -70,29 +69,10 @@ def cancel_lock(jti: str):
     log.info("remote lock cancellation settled", extra={"receipt_key": pending.receipt_key, "result": outcome})
 
 
-def _release_for_cancelled_unit(pending, unit):
-    """The issuing node releases the cancelled unit's lock; its answer's snapshot updates the
-    synced copy here. Re-raises (the job retries) until the issuing node has answered."""
-    from backend.common.models import utcnow
-    from backend.federation.exchange import send
-    from backend.federation.inbound import apply_snapshot
-
-    status, body = send(unit, "unit.release", pending.receipt_key, {})
-    if status >= 500:
-        raise transport.IssuingNodeUnavailable(f"The issuing node answered {status}; retrying.")
-    result = body.get("result") or {}
-    snap = result.get("snapshot")
-    if status < 300 and isinstance(snap, dict) and snap.get("key") == pending.receipt_key:
-        apply_snapshot(snap, pending.receipt_key[:2])
-    pending = db.session.get(PendingCancellation, pending.jti)
-    outcome = ("released" if result.get("released") else "nothing_to_release") if status < 300 else \
-        (body.get("problem") or {}).get("code") or str(status)
-    pending.done_at, pending.result = utcnow(), outcome
-    db.session.commit()
-    log.info("cancelled unit's remote lock settled", extra={"receipt_key": pending.receipt_key, "result": outcome})
-
-
 def due_cancellations(now, batch: int = 500) -> list[tuple]:
-    rows = db.session.scalars(select(PendingCancellation.jti).where(PendingCancellation.done_at.is_(None))
+    """Both kinds of pending undoing; a cancelled unit's release is settled by
+    `forward.settle_release` (it applies the answer's snapshot, which delivery may not)."""
+    rows = db.session.execute(select(PendingCancellation.jti, PendingCancellation.kind).where(PendingCancellation.done_at.is_(None))
                               .order_by(PendingCancellation.created_at).limit(batch)).all()
-    return [("cancellations", cancel_lock, jti, "default", f"fed-cancel-{jti}-sweep") for jti in rows]
+    return [("cancellations", SETTLE_RELEASE if kind == "unit_cancelled" else cancel_lock, jti, "default", f"fed-cancel-{jti}-sweep")
+            for jti, kind in rows]
