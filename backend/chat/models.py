@@ -20,7 +20,9 @@ class ChatBindingCode(db.Model):
 
 class ChatBinding(db.Model):
     """A citizen's chat account (e.g. a WeChat/海易办 bot user) that receives pushes, with its
-    one-time-subscription quota: each accepted push spends one message."""
+    one-time-subscription quota: each accepted push spends one message. Only the bot client
+    that made it (`bot_client_id`) may change it; null for bindings made before that was
+    recorded when there was not exactly one bot client to attribute them to."""
 
     __tablename__ = "chat_bindings"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
@@ -33,6 +35,7 @@ class ChatBinding(db.Model):
     quota_remaining: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at = mapped_column(TZDateTime(), default=utcnow)
+    bot_client_id: Mapped[str | None] = mapped_column(ForeignKey("api_clients.id"), nullable=True, index=True)
 
 
 class ChatPush(db.Model):

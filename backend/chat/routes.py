@@ -50,7 +50,7 @@ class Bindings(MethodView):
     @bot_blp.arguments(RedeemSchema)
     @bot_blp.response(201, BoundSchema)
     @problem_response(bot_blp, 400, "invalid_binding_code: unknown, used or expired")
-    @problem_response(bot_blp, 409, "chat_account_taken: bound to another person")
+    @problem_response(bot_blp, 409, "chat_account_taken: bound to another person; chat_account_bound_elsewhere: bound through another bot")
     @problem_response(bot_blp, 429, "too many wrong codes from this chat account or bot")
     @bot_blp.doc(security=[{"bearer": []}])
     def post(self, data):
@@ -63,9 +63,10 @@ class Binding(MethodView):
     decorators = [client_required("bot")]
 
     @bot_blp.response(204)
+    @problem_response(bot_blp, 404, "chat_binding_not_found: no such binding, or another bot made it")
     @bot_blp.doc(security=[{"bearer": []}])
     def delete(self, binding_id):
-        """The chat user unbound (or unsubscribed): the binding and its token end."""
+        """The chat user unbound (or unsubscribed): the binding and its token end. Only the bot that made it."""
         services.unbind_by_bot(g.client, binding_id)
 
 
@@ -75,7 +76,9 @@ class Subscriptions(MethodView):
 
     @bot_blp.arguments(GrantSchema)
     @bot_blp.response(200, QuotaSchema)
+    @problem_response(bot_blp, 404, "chat_binding_not_found: no such binding, or another bot made it")
+    @problem_response(bot_blp, 409, "binding_ended")
     @bot_blp.doc(security=[{"bearer": []}])
     def post(self, data, binding_id):
-        """The user agreed to N more subscription messages (WeChat one-time subscriptions)."""
+        """The user agreed to N more subscription messages (WeChat one-time subscriptions). Only the bot that made the binding."""
         return services.grant_by_bot(g.client, binding_id, data["messages"])

@@ -78,6 +78,10 @@ def redeem(bot_client, code: str, channel: str, external_id: str) -> dict:
         raise InvalidBindingCode("Unknown, used or expired binding code.")
     citizen = db.session.get(Citizen, row.citizen_id)
     binding = db.session.scalar(select(ChatBinding).where(ChatBinding.channel == channel, ChatBinding.external_id == external_id))
+    if binding is not None and binding.active and binding.bot_client_id != bot_client.id:
+        db.session.rollback()
+        raise Conflict("This chat account is bound through another bot; unbind it there first.",
+                       code="chat_account_bound_elsewhere", title="该聊天账号已通过其他机器人绑定")
     if binding is not None and binding.citizen_id != citizen.id:
         if binding.active:
             db.session.rollback()
@@ -90,7 +94,7 @@ def redeem(bot_client, code: str, channel: str, external_id: str) -> dict:
         db.session.add(binding)
     else:
         citizens.revoke_session(binding.id)  # a re-binding ends the earlier delegated tokens
-    binding.active = True
+    binding.active, binding.bot_client_id = True, bot_client.id
     db.session.flush()
     pair = citizens.issue_delegated_pair(citizen, binding.id)
     db.session.commit()
@@ -98,8 +102,9 @@ def redeem(bot_client, code: str, channel: str, external_id: str) -> dict:
 
 
 def _bot_binding(bot_client, binding_id: str) -> ChatBinding:
+    """A binding this bot made; another bot's is not found (it cannot tell that it exists)."""
     binding = db.session.get(ChatBinding, binding_id)
-    if binding is None or binding.channel not in CHANNELS:
+    if binding is None or binding.channel not in CHANNELS or binding.bot_client_id != bot_client.id:
         raise NotFound("No such chat binding.", code="chat_binding_not_found", title="未找到该绑定")
     return binding
 

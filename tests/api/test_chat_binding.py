@@ -121,3 +121,26 @@ def test_the_bot_backstop_is_out_of_reach_of_one_account_but_still_there(client,
     assert any("binding backstop reached" in r.getMessage() for r in caplog.records)
     other_bot = Bot(client)
     assert other_bot.redeem(code, "wx-honest").status_code == 201  # the backstop is this bot's own
+
+
+def test_only_the_bot_that_made_a_binding_changes_it(client):
+    zhang = citizen_login(client)
+    first, second = Bot(client), Bot(client)
+    bound = first.bind(zhang, "wx-owner")
+    path = f"/api/v1/chat/bindings/{bound['binding_id']}"
+    granted = client.post(path + "/subscriptions", headers=second.headers, json={"messages": 5})
+    assert granted.status_code == 404 and granted.json["code"] == "chat_binding_not_found"
+    assert client.delete(path, headers=second.headers).status_code == 404
+    code = client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"]
+    taken = second.redeem(code, "wx-owner")  # nor can it take the chat account over by redeeming a code for it
+    assert taken.status_code == 409 and taken.json["code"] == "chat_account_bound_elsewhere"
+    listed = client.get("/api/v1/me/chat-bindings", headers=zhang).json["items"]
+    assert [(b["active"], b["quota_remaining"]) for b in listed] == [(True, 0)]
+    assert client.get("/api/v1/me/receipts", headers=bearer(bound["access_token"])).status_code == 200
+    # The bot that made it still changes it; once it has ended, another bot may bind the account anew.
+    assert client.post(path + "/subscriptions", headers=first.headers, json={"messages": 5}).json["quota_remaining"] == 5
+    assert client.delete(path, headers=first.headers).status_code == 204
+    rebound = second.redeem(client.post("/api/v1/me/chat-binding-codes", headers=zhang).json["code"], "wx-owner")
+    assert rebound.status_code == 201
+    assert client.delete(path, headers=first.headers).status_code == 404
+    assert client.delete(f"/api/v1/chat/bindings/{rebound.json['binding_id']}", headers=second.headers).status_code == 204
