@@ -1,6 +1,8 @@
 """Refuses request text that no handler should ever see, once, before any view runs.
 
-- NUL characters (PostgreSQL text cannot hold them; never meaningful here);
+- NUL characters (PostgreSQL text cannot hold them; never meaningful here) — in the URL, the
+  body, and the text of a multipart form; a multipart form's file parts are binary (a PDF holds
+  NUL bytes) and left to the view that reads them;
 - JSON nested deeper than MAX_JSON_DEPTH (Python's parser would hit its recursion limit:
   a real receipt nests five levels);
 - numbers longer than MAX_NUMBER_DIGITS digits (the parser would fail on them);
@@ -86,6 +88,9 @@ def guard_request():
         raise InvalidCharacters("The URL contains a NUL character.")
     if _has_unencodable_text([request.path, *request.args.keys(), *request.args.values()]):
         raise InvalidCharacters("The URL contains text that is not valid Unicode.")
+    if request.mimetype == "multipart/form-data":
+        _check_multipart_text()
+        return
     body = request.get_data(cache=True)
     if b"\x00" in body or b"\\u0000" in body or (request.mimetype == "application/x-www-form-urlencoded" and b"%00" in body):
         raise InvalidCharacters("The body contains a NUL character.")
@@ -94,3 +99,13 @@ def guard_request():
             raise InvalidCharacters("The form contains text that is not valid Unicode.")
     elif body[:1] in (b"{", b"[") or request.is_json:
         check_json_body(body)
+
+
+def _check_multipart_text():
+    """The names, values and file names of a multipart form; not the files' bytes."""
+    texts = [text for pair in request.form.items(multi=True) for text in pair]
+    texts += [text for name, upload in request.files.items(multi=True) for text in (name, upload.filename or "")]
+    if any("\x00" in text for text in texts):
+        raise InvalidCharacters("The form contains a NUL character.")
+    if _has_unencodable_text(texts):
+        raise InvalidCharacters("The form contains text that is not valid Unicode.")

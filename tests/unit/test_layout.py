@@ -30,6 +30,8 @@ from backend.layout import (
     verify_layout,
 )
 from backend.layout.numerals import DIGITS
+from tests import hostile_pdf
+from tests.hostile_pdf import MIB
 from tests.support import SAMPLE_RECEIPT, ZHANG_SAN_ID
 
 KEY = "46060125-0000012345"
@@ -548,3 +550,69 @@ def test_node_signer_refuses_a_foreign_certificate_or_a_key_that_is_not_p256(nod
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     with pytest.raises(ValueError):
         NodeSigner(rsa_pem)
+
+
+# ---------------------------------------------------------------- hostile files (issue 17)
+
+def _peak_memory(call):
+    """Runs `call`; returns (its result or the LayoutError it raised, the peak of memory traced meanwhile)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            outcome = call()
+        except LayoutError as err:
+            outcome = err
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("indirect", [True, False], ids=["encrypt-reference", "encrypt-dictionary"])
+def test_an_encrypted_trailer_with_broken_settings_is_refused_as_encrypted(node, indirect):
+    with pytest.raises(LayoutError) as err:
+        verify_layout(hostile_pdf.encrypted_trailer_pdf(indirect), [node.cert_pem])
+    assert err.value.code == "encrypted"
+
+
+def test_a_bomb_in_the_page_stops_decoding_at_the_cap(stranger, node):
+    bomb = stranger.sign(hostile_pdf.content_bomb_pdf(64 * MIB))  # 64 MiB of content in ~70 KB
+    assert len(bomb) < 100_000
+    outcome, peak = _peak_memory(lambda: verify_layout(bomb, [node.cert_pem]))
+    assert isinstance(outcome, LayoutError) and outcome.code == "too_complex"
+    assert peak < 8 * MIB  # the stream was not inflated beyond the cap
+    with pytest.raises(LayoutError) as err:
+        verify_layout(hostile_pdf.content_bomb_pdf(2 * MIB), [node.cert_pem], require_signature=False)
+    assert err.value.code == "too_complex"
+    # Just under the cap is read as usual: the cap, not the shape, refuses.
+    small = verify_layout(hostile_pdf.content_bomb_pdf(MIB // 2), [node.cert_pem], require_signature=False)
+    assert small["signed"] is False
+
+
+def test_a_bomb_in_the_object_stream_of_the_catalog_stops_at_the_cap(node):
+    with pytest.raises(LayoutError) as err:
+        verify_layout(hostile_pdf.object_stream_bomb_pdf(3 * MIB), [node.cert_pem])
+    assert err.value.code == "too_complex"
+    with pytest.raises(LayoutError) as err:
+        verify_layout(hostile_pdf.object_stream_bomb_pdf(0), [node.cert_pem])
+    assert err.value.code == "unsigned"  # the same file, small: read, and found unsigned
+
+
+def test_a_file_that_is_not_valid_is_not_read_beyond_its_signatures_when_asked(stranger, node, pdf):
+    bomb = stranger.sign(hostile_pdf.content_bomb_pdf(64 * MIB))
+    result, peak = _peak_memory(lambda: verify_layout(bomb, [node.cert_pem], read_untrusted=False))
+    assert result["signed"] and not result["valid"] and result["signer"] == "Piaojia node 99"
+    assert result["key"] is None and set(result["elements"].values()) == {None}
+    assert peak < 2 * MIB
+    unread = verify_layout(stranger.sign(pdf), [node.cert_pem], read_untrusted=False)
+    assert unread["key"] is None and unread["elements"]["check_code"] is None
+    read = verify_layout(node.sign(pdf), [node.cert_pem], read_untrusted=False)
+    assert read["valid"] and read["key"] == KEY and read["elements"]["check_code"] == "7Kq9Zx"
+
+
+def test_the_work_bounds_leave_room_for_a_long_receipt(node):
+    receipt = make_receipt()
+    receipt["items"] = [dict(receipt["items"][0], name="超" * 40, remark="长" * 60) for _ in range(300)]
+    result = verify_layout(node.sign(render_receipt_pdf(receipt, VERIFY_URL)), [node.cert_pem])
+    assert result["valid"] and result["elements"]["number"] == "0000012345"
