@@ -58,6 +58,9 @@ def _init_extensions(app):
     crypto.init_app(app)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
     register_error_handlers(app)
+    from backend.common import security_headers
+
+    security_headers.init_app(app)
     from backend.events import dispatch
     from backend.sweeper import sweep
 

@@ -5,6 +5,15 @@ LAYOUT_CERT (PEM or path), or a deterministic self-signed one; it publishes that
 `GET /api/v1/platform/layout-cert.pem`. Verification checks the signature, that it covers the
 whole file, that the certificate is this node's, reads the elements back and compares them with
 the stored receipt, and reports the receipt's live status.
+
+Only a valid file — the node's own signature over all of it — is read beyond its signatures
+and compared: its elements are the node's, so comparing them tells its holder nothing they
+could not read off the file. Any other file is answered as not authentic and nothing more
+(comparing a home-made file's elements with the record, or showing the status of the
+receipt it names, would answer check-code guesses for free).
+
+The printed QR's page (`/v/{key}?c=`) proves the check code like every other proof of
+possession (backend.reimbursements.proof): wrong guesses are counted and limited.
 """
 import logging
 
@@ -17,6 +26,7 @@ from backend.extensions import db
 from backend.layout import LayoutError, NodeSigner, render_receipt_pdf, verify_layout
 from backend.receipts.models import Receipt
 from backend.receipts.presenters import status_fields
+from backend.reimbursements import proof
 
 log = logging.getLogger(__name__)
 COMPARED = ("code", "number", "check_code", "issue_date", "total_amount", "issuer_name")
@@ -51,16 +61,20 @@ def signed_layout(answer: dict) -> bytes:
 def check(data: bytes) -> dict:
     """What a layout file says and whether it is ours and unchanged, against the live receipt."""
     try:
-        found = verify_layout(data, [signer().cert_pem], max_bytes=current_app.config["LAYOUT_MAX_BYTES"])
+        found = verify_layout(data, [signer().cert_pem], max_bytes=current_app.config["LAYOUT_MAX_BYTES"],
+                              read_untrusted=False)
     except LayoutError as exc:
         log.info("layout file refused", extra={"layout_code": exc.code})
         status = 413 if exc.code == "too_large" else 422
         raise LayoutRefused(str(exc), code=f"layout_{exc.code}", status=status)
-    elements = found.get("elements") or {}
     answer = {"valid": found["valid"], "signed": found["signed"], "intact": found["intact"], "trusted": found["trusted"],
               "coverage": found["coverage"], "signer": found.get("signer"), "signed_at": found.get("signed_at"),
-              "key": found.get("key"), "elements": {k: v for k, v in elements.items() if k != "payer_id_number"},
-              "matches_record": False, "mismatches": [], "display_status": None, "lifecycle": None}
+              "key": None, "elements": {}, "matches_record": False, "mismatches": [], "display_status": None, "lifecycle": None}
+    if not found["valid"]:
+        return answer
+    elements = found.get("elements") or {}
+    answer["key"] = found.get("key")
+    answer["elements"] = {k: v for k, v in elements.items() if k != "payer_id_number"}
     key = found.get("key") or ""
     code, _, number = key.partition("-")
     receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number)) if number else None
@@ -79,12 +93,15 @@ def check(data: bytes) -> dict:
 
 def public_status(key: str, check_code: str) -> dict | None:
     """For the page a printed layout file's QR opens: authentic and live status, nothing
-    personal; None when the key and check code do not match a receipt of this node."""
-    import hmac
-
+    personal; None when the key and check code do not match a receipt of this node. A wrong
+    check code counts against the caller like any proof of possession (429 once over a limit:
+    attempts.TooManyAttempts)."""
     code, _, number = (key or "").partition("-")
     receipt = db.session.scalar(select(Receipt).where(Receipt.code == code, Receipt.number == number)) if number else None
-    if receipt is None or not hmac.compare_digest(receipt.check_code.encode(), (check_code or "").encode()):
+    # The QR carries the key and the check code but not the amount: the receipt's own total
+    # stands in, so only the check code is proved — with the same counts as POST /verify.
+    total = receipt.elements["total_amount"] if receipt is not None else None
+    if not proof.prove(receipt, check_code or "", total):
         return None
     status = status_fields(receipt)
     return {"key": receipt.key, "title": receipt.elements.get("title"), "issuer": receipt.elements["issuer"]["name"],

@@ -67,6 +67,9 @@ class Verify(MethodView):
 
 
 class LayoutCheckSchema(Schema):
+    """Only a valid file is read and compared with the record; any other is answered as not
+    authentic, with its signature facts only (key null, elements empty, no mismatches, no status)."""
+
     valid = fields.Boolean(metadata={"description": "signed by this node, intact, covering the whole file"})
     signed = fields.Boolean()
     intact = fields.Boolean()
@@ -74,12 +77,13 @@ class LayoutCheckSchema(Schema):
     coverage = fields.String(metadata={"description": "entire_file | entire_revision (changed after signing) | …"})
     signer = fields.String(allow_none=True)
     signed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
-    key = fields.String(allow_none=True)
-    elements = fields.Dict(metadata={"description": "read from the file: code, number, check_code, issue_date, total_amount, issuer_name, …"})
-    matches_record = fields.Boolean(metadata={"description": "the elements equal the stored receipt's"})
-    mismatches = fields.List(fields.String())
-    display_status = fields.String(allow_none=True, metadata={"description": "live status of the stored receipt"})
-    lifecycle = fields.String(allow_none=True)
+    key = fields.String(allow_none=True, metadata={"description": "null unless valid"})
+    elements = fields.Dict(metadata={"description": "read from a valid file: code, number, check_code, issue_date, "
+                                                    "total_amount, issuer_name, …; empty unless valid"})
+    matches_record = fields.Boolean(metadata={"description": "valid, and the elements equal the stored receipt's"})
+    mismatches = fields.List(fields.String(), metadata={"description": "elements of a valid file that differ from the stored receipt's; empty unless valid"})
+    display_status = fields.String(allow_none=True, metadata={"description": "live status of the stored receipt; null unless valid"})
+    lifecycle = fields.String(allow_none=True, metadata={"description": "null unless valid"})
 
 
 @blp.route("/layout")
@@ -90,10 +94,12 @@ class VerifyLayout(MethodView):
         "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}})
     @blp.alt_response(200, schema=LayoutCheckSchema, success=True)
     @problem_response(blp, 413, "layout_too_large")
-    @problem_response(blp, 422, "layout_not_a_pdf, layout_truncated, layout_unsigned, layout_bad_signature, …")
+    @problem_response(blp, 422, "layout_missing, layout_not_a_pdf, layout_truncated, layout_malformed, layout_encrypted, "
+                                "layout_unsigned, layout_bad_signature, layout_too_many_signatures, layout_too_complex "
+                                "(a stream decodes to over 1 MiB, the file to over 8 MiB, or its page is too long to parse)")
     def post(self):
-        """Check a layout file (signed PDF): signature, integrity, this node's certificate, its
-        elements against the stored receipt, and the live status."""
+        """Check a layout file (signed PDF): signature, integrity, this node's certificate and,
+        for a valid file, its elements against the stored receipt and the live status."""
         from flask import request
 
         from backend.common.errors import ValidationFailed
@@ -112,26 +118,36 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta na
 <h1>财政电子票据查验</h1>{body}<p class="lead"><a href="/">票夹 Piaojia</a></p></main></body></html>"""
 
 
+VERDICT = "<p data-testid=\"verdict\">{}</p>"
+
+
 @page_blp.get("/v/<key>")
 def verification_page(key):
-    """What a printed layout file's QR code opens: authentic or not, and the live status."""
-    from html import escape
-
+    """What a printed layout file's QR code opens: authentic or not, and the live status.
+    Wrong check codes count like any proof of possession; over the limit, 429."""
     from flask import Response, request
 
+    from backend.common.attempts import TooManyAttempts
     from backend.verification.layout import public_status
 
-    found = public_status(key, request.args.get("c", ""))
-    if found is None:
-        body, status = "<p data-testid=\"verdict\">未通过查验：票据代码、号码或校验码不符。</p>", 404
-    else:
-        rows = [("票据", found["title"]), ("票据代码-号码", found["key"]), ("开票单位", found["issuer"]),
-                ("开票日期", found["issue_date"]), ("金额", "¥" + found["total_amount"]), ("当前状态", found["display_status"]),
-                ("可报销余额", "¥" + found["remaining_amount"])]
-        items = "".join(f"<li><span>{escape(k)}</span><strong>{escape(str(v))}</strong></li>" for k, v in rows)
-        body, status = f"<p data-testid=\"verdict\">查验通过：这是本平台开具的真实票据。</p><ul class=\"links\">{items}</ul>", 200
-    response = Response(PAGE.format(body=body), status=status, mimetype="text/html")
+    headers = {}
+    try:
+        found = public_status(key, request.args.get("c", ""))
+        body, status = (_found_body(found), 200) if found else (VERDICT.format("未通过查验：票据代码、号码或校验码不符。"), 404)
+    except TooManyAttempts as exc:
+        body, status, headers = VERDICT.format("查验次数过多，请稍后再试。"), 429, exc.headers
+    response = Response(PAGE.format(body=body), status=status, mimetype="text/html", headers=headers)
     response.headers["Content-Security-Policy"] = "default-src 'self'; script-src 'none'; style-src 'self'; frame-ancestors 'none'"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _found_body(found: dict) -> str:
+    from html import escape
+
+    rows = [("票据", found["title"]), ("票据代码-号码", found["key"]), ("开票单位", found["issuer"]),
+            ("开票日期", found["issue_date"]), ("金额", "¥" + found["total_amount"]), ("当前状态", found["display_status"]),
+            ("可报销余额", "¥" + found["remaining_amount"])]
+    items = "".join(f"<li><span>{escape(k)}</span><strong>{escape(str(v))}</strong></li>" for k, v in rows)
+    return VERDICT.format("查验通过：这是本平台开具的真实票据。") + f"<ul class=\"links\">{items}</ul>"

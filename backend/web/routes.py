@@ -23,7 +23,6 @@ blp = Blueprint("web", __name__, template_folder="templates", static_folder="sta
 @blp.after_request
 def secure_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-cache"
