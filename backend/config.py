@@ -108,12 +108,6 @@ class BaseConfig:
     FEDERATION_TIMEOUT_SECONDS = float(os.environ.get("FEDERATION_TIMEOUT_SECONDS", "3"))
     FEDERATION_MESSAGE_TTL_SECONDS = int(os.environ.get("FEDERATION_MESSAGE_TTL_SECONDS", "300"))
     FEDERATION_KEY_OVERLAP_SECONDS = int(os.environ.get("FEDERATION_KEY_OVERLAP_SECONDS", str(72 * 3600)))
-    # The chat bot's push endpoint (bots/: POST /push) and the Standard Webhooks secret shared with it.
-    BOT_PUSH_URL = os.environ.get("BOT_PUSH_URL") or None
-    BOT_PUSH_SECRET = os.environ.get("BOT_PUSH_SECRET") or None
-    # Layout files: the certificate of the node's signing key (PEM or path); unset: a self-signed one.
-    LAYOUT_CERT = os.environ.get("LAYOUT_CERT") or None
-    LAYOUT_MAX_BYTES = int(os.environ.get("LAYOUT_MAX_BYTES", str(2 * 1024 * 1024)))
     # A synced copy moves forward only: a snapshot whose version (the receipt's number of
     # timeline entries on its issuing node) is further ahead than this is refused and logged.
     FEDERATION_MAX_VERSION_STEP = int(os.environ.get("FEDERATION_MAX_VERSION_STEP", "200"))
@@ -121,6 +115,12 @@ class BaseConfig:
     # its signed `payer.subscribe` no older than this; and at most so many per node.
     FEDERATION_SIGN_IN_MAX_AGE_SECONDS = int(os.environ.get("FEDERATION_SIGN_IN_MAX_AGE_SECONDS", "3600"))
     FEDERATION_SUBSCRIPTIONS_PER_NODE = os.environ.get("FEDERATION_SUBSCRIPTIONS_PER_NODE", "20000/hour")
+    # The chat bot's push endpoint (bots/: POST /push) and the Standard Webhooks secret shared with it.
+    BOT_PUSH_URL = os.environ.get("BOT_PUSH_URL") or None
+    BOT_PUSH_SECRET = os.environ.get("BOT_PUSH_SECRET") or None
+    # Layout files: the certificate of the node's signing key (PEM or path); unset: a self-signed one.
+    LAYOUT_CERT = os.environ.get("LAYOUT_CERT") or None
+    LAYOUT_MAX_BYTES = int(os.environ.get("LAYOUT_MAX_BYTES", str(2 * 1024 * 1024)))
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics: Bearer token; unset = loopback only
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)
