@@ -5,6 +5,26 @@ def _unit_name(data):
     return ((data or {}).get("unit") or {}).get("name") or "报销单位"
 
 
+def _yuan(amount) -> str:
+    """¥10,790.50 from a decimal string ("10790.50")."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return f"¥{Decimal(str(amount)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(amount or "")
+
+
+def _booked(unit: str, r: str, d: dict) -> str:
+    """Booking is the unit's own accounting of what it paid: it closes nothing else, so the
+    message says what is left for other units, if anything (DESIGN §10 revised)."""
+    text = f"{unit}已将其就{r}报销的 {_yuan(d.get('amount', ''))} 入账（凭证号 {d.get('voucher_no', '')}）。"
+    remaining = d.get("remaining_amount")
+    if remaining in (None, "0.00"):
+        return text + "这笔报销不能再次入账。"
+    return text + f"票据剩余 {_yuan(remaining)} 仍可由其他单位报销。"
+
+
 def render(event_type: str, data: dict | None, receipt_label: str | None) -> tuple[str, str]:
     d = data or {}
     r = receipt_label or "您的票据"
@@ -21,7 +41,7 @@ def render(event_type: str, data: dict | None, receipt_label: str | None) -> tup
         "receipt.unlocked": ("票据已解锁", f"{unit}已解除对{r}的锁定（{d.get('reason') or '无需处理'}）。"),
         "receipt.lock_expired": ("票据锁定已到期", f"{unit}对{r}的锁定已到期并自动解除。如报销仍在办理，请联系{unit}。"),
         "receipt.reimbursed": ("报销已到账", f"{unit}已就{r}报销 {d.get('amount', '')} 元。可在“我的报销”中查看明细。"),
-        "receipt.booked": ("报销单位已入账", f"{unit}已将{r}入账（凭证号 {d.get('voucher_no', '')}），该票据不能再次入账报销。"),
+        "receipt.booked": ("报销单位已入账", _booked(unit, r, d)),
         "receipt.reimbursement_rejected": ("报销未通过", f"{unit}未通过{r}的报销申请（原因：{d.get('reason') or '未说明'}）。您可以补充材料后重新申请。"),
         "authorization.requested": ("收到授权请求", f"{unit}请求使用您的票据办理报销，请在票夹中确认。"),
         "authorization.approved": ("授权成功", f"您已同意{unit}的授权请求，该单位可以查验并办理所选票据的报销。"),

@@ -104,13 +104,16 @@ class ProofLockout(db.Model):
 
 
 class Booking(db.Model):
-    """A unit's accounting entry for a receipt (入账). At most one per receipt, across all
-    units (防止重复入账报销): the unique constraint decides when two book at once."""
+    """A unit's accounting entry (入账) for one of its reimbursements (防止重复入账报销): at most
+    one per ledger entry (unique), and all of a receipt's together never beyond its total
+    (checked under the receipt's row lock). `ledger_entry_id` is null for a booking made while
+    holding the lock, before feedback: at most one per unit and receipt."""
 
     __tablename__ = "bookings"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
-    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), unique=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
+    ledger_entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("ledger_entries.id"), unique=True, nullable=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
     voucher_no: Mapped[str] = mapped_column(String(64))
     booked_on = mapped_column(Date())

@@ -380,13 +380,16 @@ def feedback(unit: Unit, key: str, *, lock_token: str, outcome: str, amount=None
 
 class AlreadyBooked(Conflict):
     code = "already_booked"
-    title = "该票据已入账，不能重复入账"
+    title = "该笔报销已入账，不能重复入账"
 
 
 def book(unit: Unit, key: str, *, voucher_no: str, booked_on, amount) -> dict:
-    """Records the unit's accounting entry (入账). Allowed to a unit that reimbursed the
-    receipt or holds its lock; at most once per receipt across all units (the answer to a
-    second booking names no other unit). Decided by the issuing node, like feedback."""
+    """Records the unit's accounting entry (入账) for what it reimbursed (DESIGN §10 revised):
+    each of its reimbursements (ledger entries) is booked at most once — the oldest unbooked
+    one, up to its amount — and the bookings of all units never exceed the receipt's total,
+    so the social-insurance centre and the insurer that paid the remainder each book their
+    own part. A unit holding the lock before its feedback may book once, up to what is left
+    unbooked. The answer to a refusal names no other unit. Decided by the issuing node."""
     if forward.is_foreign(key):
         return forward.book(unit, key, voucher_no=voucher_no, booked_on=booked_on, amount=amount)
     try:
@@ -396,27 +399,40 @@ def book(unit: Unit, key: str, *, voucher_no: str, booked_on, amount) -> dict:
     if fen <= 0:
         raise AmountInvalid("The booked amount must be greater than 0.")
     now = utcnow()
-    receipt = _load_for_update(key)
-    reimbursed_by_unit = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-        LedgerEntry.receipt_id == receipt.id, LedgerEntry.unit_id == unit.id, LedgerEntry.outcome == "reimbursed"))
+    receipt = _load_for_update(key)  # the receipt's row lock orders every booking of it
+    entries = db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.receipt_id == receipt.id, LedgerEntry.unit_id == unit.id, LedgerEntry.outcome == "reimbursed")
+        .order_by(LedgerEntry.id)).all()
+    bookings = db.session.scalars(select(Booking).where(Booking.receipt_id == receipt.id)).all()
     holds_lock = receipt.lock_unit_id == unit.id and receipt.lock_expires_at is not None and as_utc(receipt.lock_expires_at) > now
-    if not reimbursed_by_unit and not holds_lock:
+    if not entries and not holds_lock:
         current_app.logger.info("booking refused: unit never reimbursed or held the receipt", extra={"unit_id": unit.id, "receipt_key": key})
         raise ReceiptNotFound(f"No receipt {key} was reimbursed or locked by this unit.")
-    if fen > (reimbursed_by_unit if reimbursed_by_unit else receipt.total_fen):
-        raise AmountExceedsRemaining(f"{format_fen(fen)} is more than this unit reimbursed for {key}.",
+    booked_entries = {b.ledger_entry_id for b in bookings if b.ledger_entry_id is not None}
+    unbooked = [e for e in entries if e.id not in booked_entries]
+    own_unlinked = any(b.unit_id == unit.id and b.ledger_entry_id is None for b in bookings)
+    if entries and not unbooked or not entries and own_unlinked:
+        raise AlreadyBooked(f"What this unit reimbursed on {key} has already been booked.")
+    entry = unbooked[0] if unbooked else None
+    ceiling = entry.amount_fen if entry is not None else receipt.total_fen
+    if fen > ceiling:
+        raise AmountExceedsRemaining(f"{format_fen(fen)} is more than this unit reimbursed for {key} ({format_fen(ceiling)}).",
                                      code="amount_exceeds_reimbursed", title="入账金额超过本单位报销金额")
-    if db.session.scalar(select(Booking.id).where(Booking.receipt_id == receipt.id)) is not None:
-        raise AlreadyBooked(f"Receipt {key} has already been booked.")
-    db.session.add(Booking(receipt_id=receipt.id, unit_id=unit.id, voucher_no=voucher_no, booked_on=booked_on, amount_fen=fen,
-                           created_at=now))
+    booked_fen = sum(b.amount_fen for b in bookings)
+    if booked_fen + fen > receipt.total_fen:
+        raise AlreadyBooked(f"Bookings of {key} would exceed its total.", code="booking_exceeds_total",
+                            title="入账金额合计将超过票面金额")
+    db.session.add(Booking(receipt_id=receipt.id, unit_id=unit.id, ledger_entry_id=entry.id if entry else None, voucher_no=voucher_no,
+                           booked_on=booked_on, amount_fen=fen, created_at=now))
     try:
         db.session.flush()
-    except IntegrityError:  # booked the same instant by another unit
+    except IntegrityError:  # the same reimbursement booked the same instant (the row lock makes this a backstop)
         db.session.rollback()
-        raise AlreadyBooked(f"Receipt {key} has already been booked.")
+        raise AlreadyBooked(f"What this unit reimbursed on {key} has already been booked.")
+    remaining = receipt.total_fen - receipt.reimbursed_fen
     record_change(receipt, "receipt.booked", unit_actor(unit), units=interested_units(receipt), data={
-        "unit": unit.public_view, "voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": format_fen(fen)})
+        "unit": unit.public_view, "voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": format_fen(fen),
+        "remaining_amount": format_fen(remaining)})
     log_access([receipt.id], unit, "booking")
     db.session.commit()
     return {"key": key, "voucher_no": voucher_no, "booked_on": booked_on.isoformat(), "amount": format_fen(fen), "booked_at": now}

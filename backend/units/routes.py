@@ -129,10 +129,11 @@ class Feedback(UnitView):
 class BookReceipt(UnitView):
     @blp.arguments(BookingRequestSchema)
     @blp.response(201, BookingSchema)
-    @problem_response(blp, 409, "already_booked: booked once already (by whichever unit)")
+    @problem_response(blp, 409, "already_booked: this unit's reimbursements are all booked; booking_exceeds_total: bookings of all units would pass the total")
     @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_HEADER])
     def post(self, data, key):
-        """Book the receipt (入账): voucher number, date, amount. At most once per receipt across all units."""
+        """Book this unit's reimbursement of the receipt (入账): voucher number, date, amount. Each
+        reimbursement is booked at most once; all units' bookings stay within the total."""
         from backend.receipts.services import CHINA_TZ
 
         booked_on = data["booked_at"].astimezone(CHINA_TZ).date()

@@ -1,5 +1,5 @@
-"""Booking (入账, DESIGN §10): a unit that reimbursed (or holds) a receipt books it once;
-no receipt is booked twice, by any unit."""
+"""Booking (入账, DESIGN §10 revised): each unit books its own reimbursements, each at most
+once; the bookings of all units never exceed the receipt's total."""
 import uuid
 
 from tests.support import ZHANG_SAN_ID, UnitClient, citizen_login, receipt_key
@@ -29,17 +29,58 @@ def test_a_reimbursing_unit_books_once_and_the_citizen_sees_it(client, operator)
     assert any(n["type"] == "receipt.booked" for n in client.get("/api/v1/me/notifications", headers=zhang).json["items"])
 
 
-def test_no_second_unit_books_a_receipt_and_the_refusal_names_no_unit(client, operator):
+def _book(unit, key, amount, voucher):
+    return unit.post(f"/receipts/{key}/booking", json={"voucher_no": voucher, "booked_at": "2025-11-25T10:00:00+08:00", "amount": amount})
+
+
+def test_each_payer_books_its_own_part_once_and_the_citizen_is_told_what_is_left(client, operator):
     social = UnitClient.open(operator)
     insurer = UnitClient.open(operator, kind="commercial_insurer")
     sent = _reimbursed(operator, social, amount="200.00")
     key = receipt_key(sent)
     lock = insurer.lock_with_proof(sent).json
     assert insurer.feedback(key, lock["lock_token"], amount="100.00").status_code == 201
-    assert social.post(f"/receipts/{key}/booking", json={"voucher_no": "A-1", "booked_at": "2025-11-25T10:00:00+08:00", "amount": "200.00"}).status_code == 201
-    refused = insurer.post(f"/receipts/{key}/booking", json={"voucher_no": "B-1", "booked_at": "2025-11-26T10:00:00+08:00", "amount": "100.00"})
-    assert refused.status_code == 409 and refused.json["code"] == "already_booked"
-    assert social.name not in str(refused.json)
+    assert _book(social, key, "200.00", "A-1").status_code == 201
+    assert _book(insurer, key, "100.00", "B-1").status_code == 201  # the insurer books its own payout
+    for unit, amount in ((social, "200.00"), (insurer, "100.00")):
+        again = _book(unit, key, amount, "X-2")
+        assert again.status_code == 409 and again.json["code"] == "already_booked", again.json
+        assert social.name not in str(again.json) and insurer.name not in str(again.json)
+    zhang = citizen_login(client)
+    texts = [n["body"] for n in client.get("/api/v1/me/notifications", headers=zhang).json["items"] if n["type"] == "receipt.booked"]
+    assert len(texts) == 2 and all("仍可由其他单位报销" in t and "¥56.80" in t for t in texts), texts
+    assert not any("不能再次入账报销" in t for t in texts)
+
+
+def test_a_unit_that_reimbursed_twice_books_each_reimbursement_once(client, operator):
+    unit = UnitClient.open(operator)
+    sent = _reimbursed(operator, unit, amount="100.00")
+    key = receipt_key(sent)
+    lock = unit.lock_with_proof(sent).json
+    assert unit.feedback(key, lock["lock_token"], amount="256.80").status_code == 201
+    assert _book(unit, key, "100.00", "V-1").status_code == 201
+    too_much = _book(unit, key, "256.81", "V-2")  # the next reimbursement is 256.80
+    assert too_much.status_code == 409 and too_much.json["code"] == "amount_exceeds_reimbursed"
+    assert _book(unit, key, "256.80", "V-2").status_code == 201
+    assert _book(unit, key, "1.00", "V-3").json["code"] == "already_booked"
+    zhang = citizen_login(client)
+    last = [n["body"] for n in client.get("/api/v1/me/notifications", headers=zhang).json["items"] if n["type"] == "receipt.booked"][0]
+    assert "¥256.80" in last and "这笔报销不能再次入账" in last and "其他单位" not in last  # nothing left to reimburse
+
+
+def test_bookings_never_exceed_the_total(client, operator):
+    social = UnitClient.open(operator)
+    insurer = UnitClient.open(operator, kind="commercial_insurer")
+    sent = _reimbursed(operator, social, amount="300.00")
+    key = receipt_key(sent)
+    assert _book(social, key, "300.00", "A-1").status_code == 201
+    lock = insurer.lock_with_proof(sent).json  # 56.80 left; booked before its feedback, while it holds the lock
+    over = _book(insurer, key, "100.00", "B-1")
+    assert over.status_code == 409 and over.json["code"] == "booking_exceeds_total"
+    assert _book(insurer, key, "56.80", "B-1").status_code == 201
+    assert _book(insurer, key, "1.00", "B-2").json["code"] == "already_booked"
+    assert insurer.feedback(key, lock["lock_token"], amount="56.80").status_code == 201
+    assert _book(insurer, key, "56.80", "B-3").json["code"] == "booking_exceeds_total"
 
 
 def test_bad_bookings_write_nothing(client, operator):

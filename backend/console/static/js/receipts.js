@@ -430,16 +430,18 @@ function timelineSection(timeline) {
 
 // --- booking (入账) and the layout file (版式文件) ---------------------------------------------
 
-function reimbursedByMe(r) {
-  return (Array.isArray(r.ledger) ? r.ledger : []).some((e) => e.outcome === "reimbursed" && e.unit?.id === ctx.unit?.id);
+function myReimbursements(r) {
+  return (Array.isArray(r.ledger) ? r.ledger : []).filter((e) => e.outcome === "reimbursed" && e.unit?.id === ctx.unit?.id);
 }
 
-function bookedEntry(r) {
-  return (Array.isArray(r.timeline) ? r.timeline : []).find((e) => e.event === "receipt.booked") || null;
+function myBookings(r) {
+  return (Array.isArray(r.timeline) ? r.timeline : []).filter((e) => e.event === "receipt.booked" && e.data?.unit?.id === ctx.unit?.id);
 }
 
 function bookingSection(r) {
-  if (!reimbursedByMe(r)) return null;
+  // Each of this unit's reimbursements is booked once (DESIGN §10 revised); other units book their own.
+  const paid = myReimbursements(r);
+  if (!paid.length) return null;
   const title = h("h3", { class: "section-title", id: "sec-booking" }, "入账");
   const mine = bookingResults.get(r.key);
   if (mine) {
@@ -447,20 +449,21 @@ function bookingSection(r) {
       h("p", { class: "banner banner_ok", role: "status", dataset: { testid: "booking-result" } },
         `已入账：凭证号 ${mine.voucher_no}，入账日期 ${mine.booked_on}，金额 ${money(mine.amount)}`));
   }
-  const booked = bookedEntry(r);
-  if (booked) {
-    const who = booked.data?.unit?.name || booked.actor?.name || "";
+  const booked = myBookings(r);
+  if (booked.length >= paid.length) {
+    const vouchers = booked.map((e) => e.data?.voucher_no).filter(Boolean).join("、");
     return h("section", { class: "detail__section", "aria-labelledby": "sec-booking" }, title,
       h("p", { class: "banner banner_warn", role: "note", dataset: { testid: "booking-result" } },
-        `该票据已入账${who ? `（${who}）` : ""}${booked.data?.voucher_no ? `，凭证号 ${booked.data.voucher_no}` : ""}，每张票据只能入账一次。`));
+        `本单位对该票据的报销已入账${vouchers ? `（凭证号 ${vouchers}）` : ""}，每笔报销只能入账一次。`));
   }
+  const next = paid[booked.length];
   const voucher = h("input", {
     id: "booking-voucher", class: "input", maxlength: "64", autocomplete: "off", required: true,
     placeholder: "记账凭证号", dataset: { testid: "booking-voucher" },
   });
   const amount = h("input", {
     id: "booking-amount", class: "input num", inputmode: "decimal", autocomplete: "off",
-    value: r.reimbursed_amount || "", dataset: { testid: "booking-amount" },
+    value: next.amount || "", dataset: { testid: "booking-amount" },
   });
   const when = h("input", {
     id: "booking-time", class: "input", type: "datetime-local", step: "1",
