@@ -115,7 +115,7 @@ def test_an_issuers_credentials_are_cached_and_a_disable_or_key_retirement_holds
     import copy
     from types import SimpleNamespace
 
-    from tests.federation.test_federation import Hospital
+    from tests.federation.cluster import Hospital
     from tests.support import sign_es256
 
     url, creds, engine = server

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.federation.cluster import ROOT, Process, free_port, healthy
-from tests.federation.test_federation import Hospital, key_of
+from tests.federation.cluster import Hospital, key_of
 
 
 def image_command_and_env(port: int) -> tuple[list[str], dict]:

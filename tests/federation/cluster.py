@@ -1,6 +1,7 @@
 """A hub and provincial nodes as real processes on loopback ports, each with its own
 database (PostgreSQL databases when TEST_DATABASE_URL is PostgreSQL, SQLite files
 otherwise) and its own keys, driven over HTTP only."""
+import copy
 import json
 import os
 import signal
@@ -8,10 +9,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import create_engine, text
+from standardwebhooks import Webhook
+
+from tests.support import SAMPLE_RECEIPT, ZHANG_SAN_ID, sign_es256
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYER_KEY = "federation-test-payer-key"
@@ -109,3 +117,57 @@ class Process:
             "grant_type": "client_credentials", "client_id": created.json()["client_id"],
             "client_secret": created.json()["client_secret"]}).json()["access_token"]
         return {"Authorization": f"Bearer {token}"}
+
+
+# --- the cluster's actors, shared by the process tests ---------------------------------
+
+HOSPITAL = {"name": "三亚中心医院", "credit_code": "12460200428201234X"}
+
+
+class Hospital:
+    """A Hainan hospital's billing system pushing to node 46 with standardwebhooks."""
+
+    def __init__(self, node: Process, operator: dict):
+        self.node = node
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        pem = self.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        created = requests.post(node.url + "/api/v1/admin/issuers", headers=operator, json={**HOSPITAL, "province": "46",
+                                                                                         "public_key_pem": pem, "alg": "ES256"})
+        assert created.status_code == 201, created.text
+        self.issuer_id, self.secret = created.json()["id"], created.json()["webhook_secret"]
+
+    def push(self, event_type: str, data: dict) -> requests.Response:
+        body = json.dumps({"type": event_type, "data": data}, ensure_ascii=False)
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        now = datetime.now(timezone.utc)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(self.secret).sign(msg_id, now, body), "content-type": "application/json"}
+        return requests.post(f"{self.node.url}/api/v1/issuers/{self.issuer_id}/webhook", data=body.encode(), headers=headers)
+
+    def issue(self) -> dict:
+        data = copy.deepcopy(SAMPLE_RECEIPT)
+        data["issuer"] = dict(HOSPITAL)
+        data["payer"] = {"name": "张三", "id_type": "resident_id", "id_number": ZHANG_SAN_ID}
+        data["number"] = f"{uuid.uuid4().int % 10**10:010d}"
+        signed = sign_es256(self.key, data)
+        resp = self.push("receipt.issued", signed)
+        assert resp.status_code == 202, resp.text
+        return signed
+
+
+def key_of(receipt: dict) -> str:
+    return f"{receipt['code']}-{receipt['number']}"
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wallet(node: Process, headers: dict) -> dict:
+    return {r["key"]: r for r in requests.get(node.url + "/api/v1/me/receipts", headers=headers).json()["items"]}

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.federation.cluster import Process
-from tests.federation.conftest import key_of, wait_until, wallet
+from tests.federation.cluster import key_of, wait_until, wallet
 from tests.support import ZHANG_SAN_ID
 
 

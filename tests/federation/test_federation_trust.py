@@ -13,7 +13,8 @@ import requests
 from jwt.algorithms import ECAlgorithm
 
 from tests.federation.cluster import PAYER_KEY
-from tests.federation.conftest import SUBSCRIPTIONS_PER_NODE, key_of, wait_until, wallet
+from tests.federation.cluster import key_of, wait_until, wallet
+from tests.federation.conftest import SUBSCRIPTIONS_PER_NODE
 from tests.federation.liar import LyingNode
 from tests.support import ZHANG_SAN_ID
 
