@@ -108,7 +108,7 @@ def _read_xml(data: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         if "Excessive depth" in str(exc):
             _refuse("data_file_too_deep", "elements are nested too deeply")
-        if "Entity" in str(exc) or "entity" in str(exc):
+        if "Entity '" in str(exc) and "not defined" in str(exc):
             _refuse("data_file_dtd_forbidden", "a data file uses no entities but the predefined ones")
         _refuse("data_file_malformed", f"not well-formed XML ({exc.msg})" if getattr(exc, "msg", None) else "not well-formed XML")
     except (ValueError, TypeError) as exc:  # lxml's refusals of some inputs before libxml2 sees them

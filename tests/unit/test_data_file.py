@@ -550,7 +550,7 @@ def test_too_many_items_and_other_malformed_files():
     assert refused(data.replace(b"EInvoice>", b"Invoice>")).code == "data_file_unknown_element"
     gbk = data.replace(b"encoding='UTF-8'", b"encoding='GBK'").decode().encode("gbk")
     assert refused(gbk).code == "data_file_malformed"
-    for garbage in (b"", b"\xff\xfe<\x00", b"<EInvoice>", data[:-5], b"\x00" + data):
+    for garbage in (b"", b"\xff\xfe<\x00", b"<EInvoice>", data[:-5], b"\x00" + data, data.replace(b"<PayMode/>", b"<PayMode>&</PayMode>")):
         assert refused(garbage).code == "data_file_malformed"
     with pytest.raises(TypeError):
         parse(data.decode())
