@@ -10,3 +10,4 @@ from backend.chat.models import ChatBinding, ChatBindingCode, ChatPush  # noqa: 
 from backend.notifications.models import Notification, UnitWebhookDelivery  # noqa: F401
 from backend.events.models import OutboxEvent  # noqa: F401
 from backend.federation.models import FederationMessage, FederationNode, PayerIndexEntry, PendingCancellation  # noqa: F401
+from backend.verification.models import ReceiptCheck  # noqa: F401

@@ -21,6 +21,7 @@ from backend.receipts.models import Receipt
 from backend.receipts.services import find_by_key
 from backend.reimbursements.services import ledger_view
 from backend.units.views import unit_names
+from backend.verification import checks
 
 STATUSES = ("issued", "authorized", "locked", "partial", "reimbursed", "red_reversed", "paper_exchanged", "voided")
 
@@ -54,9 +55,9 @@ def present(receipts, *, detail=False) -> list[dict]:
     def view(uid):
         return names.get(uid, {"id": uid})
 
-    if detail:
-        return [presenters.receipt_detail(r, reveal_payer_id=True, ledger=ledger_view(r.id), authorized=r.id in authorized,
-                                          lock_unit_view=view) for r in receipts]
+    if detail:  # only the payer sees how often, when and by which units the receipt was checked
+        return [{**presenters.receipt_detail(r, reveal_payer_id=True, ledger=ledger_view(r.id), authorized=r.id in authorized,
+                                             lock_unit_view=view), "checks": checks.summary(r.id)} for r in receipts]
     return [presenters.receipt_summary(r, reveal_payer_id=True, authorized=r.id in authorized, lock_unit_view=view)
             for r in receipts]
 

@@ -226,9 +226,27 @@ class SupervisionSignatureSchema(Schema):
     value = fields.String()
 
 
+class UnitCheckSchema(Schema):
+    name = fields.String(metadata={"example": "三亚市医疗保障局"})
+    count = fields.Integer(metadata={"example": 2})
+    last_checked_at = Timestamp()
+
+
+class CheckSummarySchema(Schema):
+    """查验次数 as the payer sees it; of the checkers, only units are named."""
+
+    count = fields.Integer(metadata={"description": "checks that identified the receipt (wrong guesses never count)", "example": 3})
+    last_checked_at = Timestamp(allow_none=True, metadata={"description": "null when never checked"})
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "count per channel: elements (POST /verify), layout (POST /verify/layout), data_file "
+                       "(POST /verify/data-file), qr_page (the printed QR's page), unit (a unit's interface-mode check)",
+        "example": {"elements": 1, "layout": 0, "qr_page": 0, "unit": 2, "data_file": 0}})
+    units = fields.List(fields.Nested(UnitCheckSchema), metadata={"description": "units that checked it, latest first: name only"})
+
+
 class ReceiptAnswerSchema(ReceiptWireSchema):
     """A receipt as answered: the wire form (payer.id_number masked except to its owner) and
-    its status; `timeline` and `ledger` in detail answers only."""
+    its status; `timeline` and `ledger` in detail answers only, `checks` in the payer's own detail."""
 
     class Meta:
         unknown = RAISE
@@ -246,6 +264,7 @@ class ReceiptAnswerSchema(ReceiptWireSchema):
     display_status = fields.String(metadata={"description": "正常 | 已授权 | 报销中 | 部分报销 | 已报销 | 已冲红 | 已换开 | 已作废"})
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
     ledger = fields.List(fields.Nested(LedgerEntryViewSchema))
+    checks = fields.Nested(CheckSummarySchema, metadata={"description": "only in the payer's own detail (GET /api/v1/me/receipts/{key})"})
 
 
 class ReceiptPageSchema(Schema):

@@ -107,6 +107,9 @@ class VerifyOutcomeSchema(Schema):
     issuer = fields.Nested(VerifyIssuerSchema)
     issue_date = fields.Date()
     total_amount = fields.String()
+    check_count = fields.Integer(allow_none=True, metadata={"description": "查验次数: how often the receipt has been checked by "
+                                                            "anyone, this check included (authentic items only)"})
+    last_checked_at = Timestamp(allow_none=True, metadata={"description": "the receipt's latest check, ISO 8601 with an offset"})
 
 
 class BatchVerifyResultSchema(Schema):

@@ -16,6 +16,7 @@ from backend.reimbursements import proof
 from backend.reimbursements import services as reimbursements
 from backend.reimbursements.models import LedgerEntry, Lock
 from backend.units.models import Unit
+from backend.verification import checks
 
 
 def unit_names(unit_ids) -> dict:
@@ -100,7 +101,8 @@ def get_receipt(unit: Unit, key: str) -> dict:
 def batch_verify(unit: Unit, items: list[dict]) -> dict:
     """Verifies up to 100 receipts by their elements (interface mode); a result per item.
 
-    A wrong element answers like an unknown receipt. Authentic ones go to the access log.
+    A wrong element answers like an unknown receipt. Authentic ones go to the access log and
+    count as the unit's checks of them (查验次数: `check_count`, `last_checked_at`).
     Receipts of other provinces are verified by their issuing nodes (one message each)."""
     from backend.federation import forward
     from backend.units.guards import require_active
@@ -147,4 +149,7 @@ def _verify_local(unit: Unit, items: list[dict]) -> dict:
         })
     reimbursements.log_access(seen, unit, "verify")
     db.session.commit()
+    counted = checks.record_checks(seen, checks.UNIT, unit)
+    for outcome, receipt_id in zip((r for r in results if r["authentic"]), seen):
+        outcome.update(checks.answer_fields(counted.get(receipt_id, (None, None))))
     return {"items": results, "checked_at": now.isoformat()}

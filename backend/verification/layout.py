@@ -14,6 +14,9 @@ receipt it names, would answer check-code guesses for free).
 
 The printed QR's page (`/v/{key}?c=`) proves the check code like every other proof of
 possession (backend.reimbursements.proof): wrong guesses are counted and limited.
+
+A valid file, and the QR's page with the right check code, count as checks of the receipt
+(查验次数, backend.verification.checks); anything else counts nothing.
 """
 import logging
 
@@ -27,6 +30,7 @@ from backend.layout import LayoutError, NodeSigner, render_receipt_pdf, verify_l
 from backend.receipts.models import Receipt
 from backend.receipts.presenters import status_fields
 from backend.reimbursements import proof
+from backend.verification import checks
 
 log = logging.getLogger(__name__)
 COMPARED = ("code", "number", "check_code", "issue_date", "total_amount", "issuer_name")
@@ -69,7 +73,8 @@ def check(data: bytes) -> dict:
         raise LayoutRefused(str(exc), code=f"layout_{exc.code}", status=status)
     answer = {"valid": found["valid"], "signed": found["signed"], "intact": found["intact"], "trusted": found["trusted"],
               "coverage": found["coverage"], "signer": found.get("signer"), "signed_at": found.get("signed_at"),
-              "key": None, "elements": {}, "matches_record": False, "mismatches": [], "display_status": None, "lifecycle": None}
+              "key": None, "elements": {}, "matches_record": False, "mismatches": [], "display_status": None, "lifecycle": None,
+              "check_count": None, "last_checked_at": None}
     if not found["valid"]:
         return answer
     elements = found.get("elements") or {}
@@ -88,12 +93,13 @@ def check(data: bytes) -> dict:
     answer["matches_record"] = not answer["mismatches"]
     status = status_fields(receipt)
     answer["display_status"], answer["lifecycle"] = status["display_status"], status["lifecycle"]
-    return answer
+    # A valid file of this node names its receipt: a check of it (查验次数).
+    return {**answer, **checks.answer_fields(checks.record_check(receipt.id, checks.LAYOUT))}
 
 
 def public_status(key: str, check_code: str) -> dict | None:
-    """For the page a printed layout file's QR opens: authentic and live status, nothing
-    personal; None when the key and check code do not match a receipt of this node. A wrong
+    """For the page a printed layout file's QR opens: authentic, live status and check count
+    (this visit included), nothing personal; None when the key and check code do not match a receipt of this node. A wrong
     check code counts against the caller like any proof of possession (429 once over a limit:
     attempts.TooManyAttempts)."""
     code, _, number = (key or "").partition("-")
@@ -104,6 +110,8 @@ def public_status(key: str, check_code: str) -> dict | None:
     if not proof.prove(receipt, check_code or "", total):
         return None
     status = status_fields(receipt)
-    return {"key": receipt.key, "title": receipt.elements.get("title"), "issuer": receipt.elements["issuer"]["name"],
-            "issue_date": receipt.issue_date.isoformat(), "total_amount": receipt.elements["total_amount"],
-            "display_status": status["display_status"], "remaining_amount": status["remaining_amount"]}
+    found = {"key": receipt.key, "title": receipt.elements.get("title"), "issuer": receipt.elements["issuer"]["name"],
+             "issue_date": receipt.issue_date.isoformat(), "total_amount": receipt.elements["total_amount"],
+             "display_status": status["display_status"], "remaining_amount": status["remaining_amount"]}
+    count, last = checks.record_check(receipt.id, checks.QR_PAGE)
+    return {**found, "check_count": count, "last_checked_at": last}

@@ -484,6 +484,23 @@ def test_every_screen_fits_a_375px_phone(operator, hospital, phone, client):
     screen("me-binding-code", tid(phone, "binding-instruction"))
 
 
+def test_receipt_detail_shows_how_often_and_by_which_units_it_was_checked(operator, hospital, phone, client):
+    sent = issue(hospital)
+    key = receipt_key(sent)
+    social = UnitClient.open(operator, name=UNIT_NAME)
+    item = {k: sent[k] for k in ("code", "number", "check_code", "total_amount")}
+    for _ in range(2):
+        assert social.post("/receipts/verify", json={"items": [item]}).json["items"][0]["authentic"]
+    assert client.post("/api/v1/verify", json={**item, "issue_date": sent["issue_date"]}).json["check_count"] == 3
+    phone_sign_in(phone, path=f"/app/#/receipt/{key}")
+    count = tid(phone, "verification").locator('[data-field="check-count"] dd')
+    expect(count).to_have_text(re.compile(r"^3 次，最近 \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}（北京时间）$"))
+    expect(tid(phone, "verification").locator('[data-field="check-units"] dd')).to_have_text(f"{UNIT_NAME} 2 次")
+    fits_375(phone, "detail with check counts")
+    tid(phone, "verification").scroll_into_view_if_needed()
+    shot(phone, "miniapp-detail-check-counts", full_page=False)
+
+
 # --- 8. the 助手 tab: the web chat with the real bot ---------------------------------------------
 
 def last_answer(page):

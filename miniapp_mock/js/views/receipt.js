@@ -1,6 +1,6 @@
 // 票据详情: every element of the receipt, items, payment split, status, lock, ledger,
-// timeline, who read it (access log) and the data to verify it. Live: fetched again
-// when an event about this receipt arrives.
+// timeline, who read it (access log), the data to verify it and how often it was checked
+// (查验次数). Live: fetched again when an event about this receipt arrives.
 
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
@@ -108,6 +108,16 @@ function accessList(state) {
       h("div", { class: "pj-row__side" }, h("time", { class: "pj-row__meta", datetime: a.at }, dateTime(a.at))))));
 }
 
+/** 查验次数 (every check that identified the receipt) and the units among the checkers. */
+function checkRows(checks) {
+  if (!checks) return [];
+  const count = checks.count
+    ? `${checks.count} 次，最近 ${dateTime(checks.last_checked_at)}（北京时间）`
+    : "尚未被查验";
+  const units = (checks.units || []).map((u) => `${u.name} ${u.count} 次`).join("；");
+  return [["查验次数", count, "check-count"], ["报销单位查验", units || null, "check-units"]];
+}
+
 function signatureValue(sig) {
   if (!sig || !sig.value) return h("span", { class: "pj-sig pj-sig--missing" }, "✗ 缺失");
   return h("span", { class: "pj-sig pj-sig--present", title: sig.value },
@@ -162,6 +172,7 @@ function detailView(r, access) {
     ["开票日期", date(r.issue_date)],
     ["开票单位签名", signatureValue(r.signature)],
     ["财政监管签名", signatureValue(r.supervision_signature), "supervision-signature"],
+    ...checkRows(r.checks),
   ], { testid: "verification" });
 
   return h("div", { class: "pj-detail" },
@@ -179,7 +190,7 @@ function detailView(r, access) {
     sectionTitle("状态时间线"), card(timelineList(r.timeline)),
     sectionTitle("谁查看过"), card(accessList(access), { testid: "access-log-card" }),
     sectionTitle("查验信息"), card([verification,
-      h("p", { class: "pj-muted pj-pad" }, "报销单位可凭票据代码、号码、校验码和金额在财政电子票据查验平台核验真伪；财政监管签名证明该票据已由本平台登记。"),
+      h("p", { class: "pj-muted pj-pad" }, "报销单位可凭票据代码、号码、校验码和金额在财政电子票据查验平台核验真伪；财政监管签名证明该票据已由本平台登记。查验次数只计核验通过的查验，除报销单位名称外不记录查验人。"),
       layoutButton(r.key)]));
 }
 
