@@ -105,6 +105,7 @@ def _check_multipart_text():
     """The names, values and file names of a multipart form; not the files' bytes."""
     texts = [text for pair in request.form.items(multi=True) for text in pair]
     texts += [text for name, upload in request.files.items(multi=True) for text in (name, upload.filename or "")]
+    texts = [text for text in texts if isinstance(text, str)]  # a part may come without a name
     if any("\x00" in text for text in texts):
         raise InvalidCharacters("The form contains a NUL character.")
     if _has_unencodable_text(texts):
