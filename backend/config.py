@@ -121,6 +121,8 @@ class BaseConfig:
     # Layout files: the certificate of the node's signing key (PEM or path); unset: a self-signed one.
     LAYOUT_CERT = os.environ.get("LAYOUT_CERT") or None
     LAYOUT_MAX_BYTES = int(os.environ.get("LAYOUT_MAX_BYTES", str(2 * 1024 * 1024)))
+    # National data files (DESIGN §11): the largest one accepted, pushed or checked.
+    DATA_FILE_MAX_BYTES = int(os.environ.get("DATA_FILE_MAX_BYTES", str(1024 * 1024)))
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # /metrics: Bearer token; unset = loopback only
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_JSON = _env_bool("LOG_JSON", True)

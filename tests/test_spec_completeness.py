@@ -9,13 +9,14 @@ TIMESTAMP_NAMES = re.compile(r"(_at|_until|^since|^as_of|^at|^time)$")
 NON_JSON = {("get", "/api/v1/me/stream"), ("get", "/api/v1/unit/authorization-requests/{request_id}/qr.png"),
             ("get", "/api/v1/unit/authorization-requests/{request_id}/qr.svg"), ("post", "/api/v1/federation/messages"),
             ("get", "/api/v1/me/receipts/{key}/layout.pdf"), ("get", "/api/v1/unit/receipts/{key}/layout.pdf"),
-            ("get", "/api/v1/platform/layout-cert.pem"), ("get", "/api/v1/unit/archive")}
+            ("get", "/api/v1/platform/layout-cert.pem"), ("get", "/api/v1/unit/archive"),
+            ("get", "/api/v1/me/receipts/{key}/data-file"), ("get", "/api/v1/unit/receipts/{key}/data-file")}
 PUBLIC = {("post", "/api/v1/oauth/token"), ("post", "/api/v1/issuers/{issuer_id}/webhook"), ("get", "/api/v1/platform/jwks.json"),
           ("post", "/api/v1/auth/citizen"), ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout"),
           ("post", "/api/v1/verify"), ("get", "/api/v1/demo/citizens"), ("post", "/api/v1/demo/assertion"),
           # federation: public keys, the hub's directory; messages authenticate themselves (signed JWS)
           ("get", "/api/v1/federation/jwks.json"), ("get", "/api/v1/federation/directory"), ("post", "/api/v1/federation/messages"),
-          ("get", "/api/v1/platform/layout-cert.pem"), ("post", "/api/v1/verify/layout")}
+          ("get", "/api/v1/platform/layout-cert.pem"), ("post", "/api/v1/verify/layout"), ("post", "/api/v1/verify/data-file")}
 
 
 def _operations(spec):

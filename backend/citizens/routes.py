@@ -127,6 +127,29 @@ class ReceiptDetail(MethodView):
 
 
 PDF_ANSWER = {"200": {"description": "the signed layout file", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+DATA_FILE_ANSWER = {"200": {"description": "the national data file (DESIGN §11), complete: the issuer's and the finance department's signatures",
+                            "content": {"application/xml": {"schema": {"type": "string"}}}}}
+
+
+def data_file_response(key: str, xml: bytes):
+    from flask import Response
+
+    return Response(xml, mimetype="application/xml", headers={"Content-Disposition": f'attachment; filename="{key}.xml"',
+                                                             "Cache-Control": "no-store"})
+
+
+@me_blp.route("/receipts/<key>/data-file")
+class MyDataFile(MethodView):
+    decorators = [citizen_required]
+
+    @me_blp.doc(security=[{"bearer": []}], responses=DATA_FILE_ANSWER)
+    @problem_response(me_blp, 404, "receipt_not_found; data_file_at_issuing_node (a receipt of another province)")
+    def get(self, key):
+        """My receipt's national data file (数据文件): the legal original as the issuer sealed it, with the finance seal."""
+        from backend.receipts.data_files import file_of
+
+        wallet.get_receipt(g.citizen, key)  # mine, and the read is as any other
+        return data_file_response(key, file_of(key))
 
 
 @me_blp.route("/receipts/<key>/layout.pdf")

@@ -20,7 +20,7 @@ from backend.common.money import parse_fen
 from backend.extensions import db
 from backend.issuers.models import Issuer
 from backend.issuers.services import series_for_receipt, valid_public_keys
-from backend.receipts import rules, signing
+from backend.receipts import data_files, rules, signing
 from backend.receipts.events import NewReceipt, record_change, record_issued_many
 from backend.receipts.schemas import ReceiptWireSchema
 from backend.receipts.models import Receipt
@@ -107,9 +107,11 @@ _INSERT_RECEIPT_MANY = insert(Receipt.__table__).returning(Receipt.__table__.c.i
 _BATCH_SCHEMA = ReceiptWireSchema()  # built once (a schema instance deep-copies its fields)
 
 
-def _checked_row(issuer: Issuer, raw: dict, loaded: dict, today, series=None) -> dict:
+def _checked_row(issuer: Issuer, raw: dict, loaded: dict, today, series=None, *, sealed_as_data_file=False) -> dict:
     """The receipt row for an issued receipt, after every rule and the issuer's seal; raises
-    the refusal otherwise. No database writes. `series`: the code series, when known."""
+    the refusal otherwise. No database writes. `series`: the code series, when known.
+    `sealed_as_data_file`: the issuer's seal is the XML signature of its data file, already
+    checked (backend.receipts.data_files.read_pushed)."""
     ctx = rules.ReceiptContext(
         node_province=current_app.config["NODE_PROVINCE"],
         issuer_credit_code=issuer.credit_code,
@@ -125,7 +127,7 @@ def _checked_row(issuer: Issuer, raw: dict, loaded: dict, today, series=None) ->
             errors=[v.as_dict() for v in violations],
         )
     canonical = signing.canonical_bytes(raw)
-    if not any(signing.verify_issuer_signature(key.public_key_pem, key.alg, canonical, raw["signature"])
+    if not sealed_as_data_file and not any(signing.verify_issuer_signature(key.public_key_pem, key.alg, canonical, raw["signature"])
                for key in valid_public_keys(issuer)):
         raise InvalidReceiptSignature("The issuer's signature does not verify against its registered public key.")
     payer = raw["payer"]
@@ -149,15 +151,17 @@ def _require_own_province(issuer: Issuer):
         raise ValidationFailed("This issuer belongs to another province's node.", code="wrong_province")
 
 
-def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False) -> tuple[Receipt | NewReceipt, str]:
+def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool = False,
+                  data_file=None) -> tuple[Receipt | NewReceipt, str]:
     """Accepts a newly issued receipt. `raw` is the JSON as sent, `loaded` its schema-loaded form.
     With `assume_new` the duplicate lookup is skipped: a receipt already stored then fails
-    the insert with an IntegrityError, and the caller retries without it.
+    the insert with an IntegrityError, and the caller retries without it. `data_file`: the
+    parsed national data file it came as (`data_files.read_pushed`), kept with it.
 
     Returns (receipt, "applied" | "unchanged").
     """
     _require_own_province(issuer)
-    row = _checked_row(issuer, raw, loaded, datetime.now(CHINA_TZ).date())
+    row = _checked_row(issuer, raw, loaded, datetime.now(CHINA_TZ).date(), sealed_as_data_file=data_file is not None)
     if not assume_new:
         existing = db.session.execute(
             select(Receipt.id, Receipt.issuer_id, Receipt.content_hash).where(Receipt.code == raw["code"], Receipt.number == raw["number"])
@@ -168,6 +172,8 @@ def issue_receipt(issuer: Issuer, raw: dict, loaded: dict, *, assume_new: bool =
             return db.session.get(Receipt, existing.id), "unchanged"
     # A Core insert: this hot path needs none of the unit of work's bookkeeping.
     receipt_id = db.session.execute(_INSERT_RECEIPT, row).scalar_one()
+    if data_file is not None:
+        data_files.store_pushed([(receipt_id, data_file)])
     receipt = NewReceipt(id=receipt_id, code=row["code"], number=row["number"], payer_hash=row["payer_hash"])
     record_change(receipt, "receipt.issued", _issuer_actor(issuer), data={"total_amount": raw["total_amount"]})
     return receipt, "applied"
@@ -183,21 +189,24 @@ def issue_batch(issuer: Issuer, raws: list) -> list[dict]:
     inserts in the delivery's one transaction. Returns a result per item, in order."""
     _require_own_province(issuer)
     schema, today = _BATCH_SCHEMA, datetime.now(CHINA_TZ).date()
-    results, rows, seen, series = [], [], set(), {}
+    results, rows, seen, series, files = [], [], set(), {}, {}
     for index, raw in enumerate(raws):
         try:
             if not isinstance(raw, dict):
                 raise ValidationFailed("Each item is a receipt object.")
-            try:
-                loaded = schema.load(raw)
-            except ValidationError as exc:
-                raise ValidationFailed("The receipt does not match the schema.", errors=exc.messages)
+            if data_files.is_data_file_push(raw):
+                raw, loaded, files[index] = data_files.read_pushed(issuer, raw)
+            else:
+                try:
+                    loaded = schema.load(raw)
+                except ValidationError as exc:
+                    raise ValidationFailed("The receipt does not match the schema.", errors=exc.messages)
             if (raw["code"], raw["number"]) in seen:
                 raise ReceiptConflict("The same receipt appears twice in this batch.", code="duplicate_in_batch")
             seen.add((raw["code"], raw["number"]))
             if raw["code"] not in series:  # one lookup per receipt code, not per receipt
                 series[raw["code"]] = series_for_receipt(issuer.id, raw["code"])
-            rows.append((index, _checked_row(issuer, raw, loaded, today, series[raw["code"]])))
+            rows.append((index, _checked_row(issuer, raw, loaded, today, series[raw["code"]], sealed_as_data_file=index in files)))
             results.append(None)
         except DomainError as exc:
             results.append({"index": index, "key": _key_of(raw), "result": "refused", "code": exc.code, "title": exc.title,
@@ -222,6 +231,7 @@ def issue_batch(issuer: Issuer, raws: list) -> list[dict]:
             ids = db.session.execute(_INSERT_RECEIPT_MANY, [row for _, row in fresh]).scalars().all()
             new = [NewReceipt(id=receipt_id, code=row["code"], number=row["number"], payer_hash=row["payer_hash"])
                    for (_, row), receipt_id in zip(fresh, ids)]
+            data_files.store_pushed([(receipt.id, files[index]) for (index, _), receipt in zip(fresh, new) if index in files])
             record_issued_many(new, _issuer_actor(issuer), [row["elements"]["total_amount"] for _, row in fresh])
             for (index, _), receipt in zip(fresh, new):
                 results[index] = {"index": index, "key": receipt.key, "result": "applied"}

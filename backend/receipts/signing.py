@@ -109,6 +109,15 @@ class PlatformSigner:
         self.kid = jwk_thumbprint(jwk)
         self.public_jwk = {**jwk, "kid": self.kid, "alg": alg, "use": "sig"}
 
+    @property
+    def private_key(self):
+        """The key itself (an SM2 key of backend.receipts.sm2, or a `cryptography` P-256 key)."""
+        return self._key
+
+    @property
+    def public_key(self):
+        return self._key.public_key if self.alg == "SM2" else self._key.public_key()
+
     def sign(self, data_with_issuer_signature: dict) -> dict:
         message = rfc8785.dumps({k: v for k, v in data_with_issuer_signature.items() if k != "supervision_signature"})
         value = sign_sm2(self._key, message) if self.alg == "SM2" else sign_es256(self._key, message)

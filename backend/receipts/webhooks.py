@@ -20,7 +20,7 @@ from backend.common.errors import DomainError, Forbidden, NotFound, PayloadTooLa
 from backend.extensions import db
 from backend.issuers.models import Issuer
 from backend.issuers.services import valid_webhook_secrets
-from backend.receipts import services
+from backend.receipts import data_files, services
 from backend.receipts.models import InboundWebhook
 from backend.receipts.schemas import EVENT_SCHEMAS, WebhookEnvelopeSchema
 
@@ -95,6 +95,8 @@ def _parse(body: bytes) -> tuple[str, dict, dict]:
     try:
         _ENVELOPE_SCHEMA.load(envelope)
         event_type, raw = envelope["type"], envelope["data"]
+        if event_type == "receipt.issued" and data_files.is_data_file_push(raw):
+            return event_type, raw, None  # a national data file: read with the issuer known (services)
         loaded = _EVENT_SCHEMAS[event_type].load(raw)
     except ValidationError as exc:
         raise ValidationFailed("The delivery does not match the receipt schema.", errors=exc.messages)
@@ -171,7 +173,10 @@ def _apply(issuer: Issuer, msg_id: str, body: bytes, *, careful: bool) -> Delive
     if event_type == "receipt.batch":
         return _apply_batch(issuer, msg_id, body_hash, raw["receipts"])
     handler = services.HANDLERS[event_type]
-    if event_type == "receipt.issued":
+    if event_type == "receipt.issued" and loaded is None:
+        raw, loaded, parsed = data_files.read_pushed(issuer, raw)
+        receipt, result = handler(issuer, raw, loaded, assume_new=not careful, data_file=parsed)
+    elif event_type == "receipt.issued":
         receipt, result = handler(issuer, raw, loaded, assume_new=not careful)
     else:
         receipt, result = handler(issuer, raw, loaded)

@@ -201,6 +201,23 @@ class UnitLayoutFile(UnitView):
                                                                    "Cache-Control": "no-store"})
 
 
+@blp.route("/receipts/<key>/data-file")
+class UnitDataFile(UnitView):
+    @blp.doc(security=[{"bearer": []}], responses={"200": {
+        "description": "the national data file (DESIGN §11), complete: the issuer's and the finance department's signatures",
+        "content": {"application/xml": {"schema": {"type": "string"}}}}})
+    @problem_response(blp, 404, "receipt_not_found; data_file_at_issuing_node (a receipt of another province)")
+    def get(self, key):
+        """A receipt's national data file, for a unit that may see the receipt (the read is logged for the citizen)."""
+        from flask import Response
+
+        from backend.receipts.data_files import file_of
+
+        views.get_receipt(self.unit, key)
+        return Response(file_of(key), mimetype="application/xml", headers={"Content-Disposition": f'attachment; filename="{key}.xml"',
+                                                                         "Cache-Control": "no-store"})
+
+
 @blp.route("/archive")
 class UnitArchive(UnitView):
     @blp.arguments(archives.ArchiveArgsSchema, location="query")

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields
 
 from backend.common.auth import authenticate_citizen, bearer_token
-from backend.common.validators import FullMatch, IsoDate
+from backend.common.validators import FullMatch, IsoDate, Timestamp
 from backend.extensions import limiter
 from backend.verification import services
 from backend.common.openapi import problem_response
@@ -24,6 +24,11 @@ class VerifyRequestSchema(Schema):
     total_amount = fields.String(required=True, validate=FullMatch(r"^[0-9]{1,13}\.[0-9]{2}$"))
 
 
+CHECK_COUNT = ("查验次数: how often the receipt has been checked by anyone (elements, layout or data file, the printed "
+               "QR's page, units), this check included; only authentic checks count. Null if it could not be recorded")
+LAST_CHECKED_AT = "the latest check of the receipt (this one, unless another came after it), ISO 8601 with an offset"
+
+
 class VerifyResultSchema(Schema):
     authentic = fields.Boolean(required=True)
     key = fields.String()
@@ -35,6 +40,8 @@ class VerifyResultSchema(Schema):
     issue_date = fields.String()
     total_amount = fields.String()
     title = fields.String()
+    check_count = fields.Integer(allow_none=True, metadata={"description": CHECK_COUNT})
+    last_checked_at = Timestamp(allow_none=True, metadata={"description": LAST_CHECKED_AT})
 
 
 def _limit():
@@ -84,6 +91,8 @@ class LayoutCheckSchema(Schema):
     mismatches = fields.List(fields.String(), metadata={"description": "elements of a valid file that differ from the stored receipt's; empty unless valid"})
     display_status = fields.String(allow_none=True, metadata={"description": "live status of the stored receipt; null unless valid"})
     lifecycle = fields.String(allow_none=True, metadata={"description": "null unless valid"})
+    check_count = fields.Integer(allow_none=True, metadata={"description": CHECK_COUNT + "; null unless valid"})
+    last_checked_at = Timestamp(allow_none=True, metadata={"description": LAST_CHECKED_AT + "; null unless valid"})
 
 
 @blp.route("/layout")
@@ -111,6 +120,65 @@ class VerifyLayout(MethodView):
         return check(upload.read(current_app.config["LAYOUT_MAX_BYTES"] + 1))
 
 
+class SealCheckSchema(Schema):
+    valid = fields.Boolean()
+    alg = fields.String(allow_none=True, metadata={"description": "SM2 or ES256; null when the file carries no such signature"})
+    form = fields.String(metadata={"description": "invoicing party: xml (the file's own signature) or json (the issuer sealed the "
+                                                 "JSON form; the node generated this file)"})
+    reason = fields.String(allow_none=True, metadata={"description": "missing, mismatch, malformed_value, algorithm_mismatch, "
+                                                                    "unsupported_algorithm, unknown_issuer, unusable_key; null when valid"})
+
+
+class SealChecksSchema(Schema):
+    invoicing_party = fields.Nested(SealCheckSchema, metadata={"description": "开票单位签章"})
+    supervisor = fields.Nested(SealCheckSchema, metadata={"description": "财政监制签章 (this node's key)"})
+
+
+class DataFileCheckSchema(Schema):
+    valid = fields.Boolean(metadata={"description": "both seals hold"})
+    reason = fields.String(allow_none=True, metadata={"description": "why not valid, e.g. supervisor_missing, invoicing_party_mismatch"})
+    signatures = fields.Nested(SealChecksSchema)
+    key = fields.String(allow_none=True, metadata={"description": "null unless valid"})
+    elements = fields.Dict(metadata={"description": "the receipt the file states (§2 wire form, ID number masked); empty unless valid"})
+    matches_stored = fields.Boolean(metadata={"description": "valid, and it states exactly the stored receipt"})
+    mismatches = fields.List(fields.String(), metadata={"description": "fields of a valid file that differ from the stored receipt's"})
+    display_status = fields.String(allow_none=True, metadata={"description": "live status of the stored receipt; null unless valid"})
+    lifecycle = fields.String(allow_none=True, metadata={"description": "null unless valid"})
+    check_count = fields.Integer(allow_none=True, metadata={"description": CHECK_COUNT + "; null unless valid and matching"})
+    last_checked_at = Timestamp(allow_none=True, metadata={"description": LAST_CHECKED_AT + "; null unless valid and matching"})
+
+
+@blp.route("/data-file")
+class VerifyDataFile(MethodView):
+    decorators = [limiter.limit(_limit)]
+
+    @blp.doc(requestBody={"required": True, "content": {"application/xml": {"schema": {
+        "type": "string", "description": "a national data file (DESIGN §11), as downloaded from GET …/receipts/{key}/data-file"}}}})
+    @blp.alt_response(200, schema=DataFileCheckSchema, success=True)
+    @problem_response(blp, 413, "data_file_too_large")
+    @problem_response(blp, 415, "unsupported_media_type: send application/xml")
+    @problem_response(blp, 422, "data_file_malformed, data_file_dtd_forbidden, data_file_too_deep, data_file_wrong_namespace, "
+                                "data_file_unknown_element, data_file_duplicate_element, data_file_missing_element, "
+                                "data_file_unexpected_content, data_file_invalid_value: not a data file at all")
+    def post(self):
+        """查验 by data file: both seals (issuer, finance) checked and named, what the file states
+        and, for a valid one, whether it is the stored receipt, the live status and 查验次数."""
+        from flask import request
+
+        from backend.common.errors import DomainError
+        from backend.datafile import DataFileInvalid
+        from backend.verification.data_file import check
+
+        if request.mimetype not in ("application/xml", "text/xml"):
+            raise DomainError("Send the data file as application/xml.", code="unsupported_media_type", status=415,
+                              title="请以 application/xml 提交数据文件")
+        limit = current_app.config["DATA_FILE_MAX_BYTES"]
+        data = request.get_data()  # bounded by MAX_CONTENT_LENGTH (the request guard has read it)
+        if len(data) > limit:
+            raise DataFileInvalid("data_file_too_large", f"A data file may be at most {limit} bytes.")
+        return check(data, limit)
+
+
 page_blp = FlaskBlueprint("verify_page", __name__)
 
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -123,8 +191,9 @@ VERDICT = "<p data-testid=\"verdict\">{}</p>"
 
 @page_blp.get("/v/<key>")
 def verification_page(key):
-    """What a printed layout file's QR code opens: authentic or not, and the live status.
-    Wrong check codes count like any proof of possession; over the limit, 429."""
+    """What a printed layout file's QR code opens: authentic or not, the live status and how
+    often the receipt was checked (this visit included). Wrong check codes count like any proof
+    of possession (and not as checks); over the limit, 429."""
     from flask import Response, request
 
     from backend.common.attempts import TooManyAttempts
@@ -149,5 +218,13 @@ def _found_body(found: dict) -> str:
     rows = [("票据", found["title"]), ("票据代码-号码", found["key"]), ("开票单位", found["issuer"]),
             ("开票日期", found["issue_date"]), ("金额", "¥" + found["total_amount"]), ("当前状态", found["display_status"]),
             ("可报销余额", "¥" + found["remaining_amount"])]
+    if found["check_count"] is not None:
+        rows += [("查验次数", f"{found['check_count']} 次（含本次）"), ("最近查验时间", _beijing_time(found["last_checked_at"]))]
     items = "".join(f"<li><span>{escape(k)}</span><strong>{escape(str(v))}</strong></li>" for k, v in rows)
     return VERDICT.format("查验通过：这是本平台开具的真实票据。") + f"<ul class=\"links\">{items}</ul>"
+
+
+def _beijing_time(when) -> str:
+    from backend.receipts.services import CHINA_TZ
+
+    return when.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M（北京时间）")
