@@ -10,7 +10,9 @@ from datetime import date, timedelta
 from backend.common.money import format_fen
 
 DEMO_HOSPITALS = [
-    {"name": "三亚中心医院", "credit_code": "12460200428201234X", "serial": "01"},
+    # 三亚中心医院's billing system issues national data files sealed with SM2 (DESIGN §11); the
+    # other two push JSON receipts sealed with ES256, so both paths show in the demo.
+    {"name": "三亚中心医院", "credit_code": "12460200428201234X", "serial": "01", "data_file": True},
     {"name": "广东省中医院海南医院", "credit_code": "12460000MB0C12345A", "serial": "02"},
     {"name": "上海交通大学医学院附属瑞金医院海南医院", "credit_code": "12469000MB1D23456B", "serial": "03"},
 ]

@@ -2,9 +2,11 @@
 
 An operator registers the demo hospitals through the admin API; each hospital signs its
 receipts with its own key and delivers them through the signed issuer webhook, exactly as
-a hospital's billing system would. Nothing is written to tables directly. Credentials
+a hospital's billing system would: 三亚中心医院 as SM2-sealed national data files, the
+others as ES256-sealed JSON. Nothing is written to tables directly. Credentials
 and the hospitals' keys are kept in the instance folder so seeding again is a no-op.
 """
+import base64
 import json
 import os
 import time
@@ -14,9 +16,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from standardwebhooks import Webhook
 
+from backend import datafile
 from backend.common.instance_secrets import new_ec_private_pem
 from backend.demo.receipts import DEMO_HOSPITALS, demo_plan
-from backend.receipts.signing import sign_es256
+from backend.receipts import sm2
+from backend.receipts.signing import canonical_bytes, sign_es256
 
 STATE_FILE = "demo_state.json"
 
@@ -57,12 +61,17 @@ def _hospital(client, headers, state, spec) -> dict:
     known = hospitals.get(spec["credit_code"])
     if known:
         return known
-    pem = new_ec_private_pem()
-    public = serialization.load_pem_private_key(pem.encode(), None).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    if spec.get("data_file"):
+        alg, private = "SM2", sm2.generate_private_key()
+        pem, public = private.to_pem(), private.public_key.to_pem()
+    else:
+        alg, pem = "ES256", new_ec_private_pem()
+        public = serialization.load_pem_private_key(pem.encode(), None).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     created = _expect(client.post("/api/v1/admin/issuers", headers=headers, json={
-        "name": spec["name"], "credit_code": spec["credit_code"], "province": "46", "public_key_pem": public, "alg": "ES256"}), 201)
-    hospitals[spec["credit_code"]] = {"issuer_id": created["id"], "webhook_secret": created["webhook_secret"], "private_key_pem": pem}
+        "name": spec["name"], "credit_code": spec["credit_code"], "province": "46", "public_key_pem": public, "alg": alg}), 201)
+    hospitals[spec["credit_code"]] = {"issuer_id": created["id"], "webhook_secret": created["webhook_secret"], "private_key_pem": pem,
+                                      "alg": alg}
     return hospitals[spec["credit_code"]]
 
 
@@ -102,6 +111,17 @@ def _deliver(client, hospital: dict, event_type: str, data: dict) -> dict:
     return _expect(resp, 202)
 
 
+def _sealed(hospital: dict, receipt: dict) -> dict:
+    """What the hospital's billing system pushes: an SM2-sealed data file, or sealed JSON
+    (a state file from before data files keeps its hospital's ES256 key and JSON)."""
+    if hospital.get("alg") == "SM2":
+        xml = datafile.from_receipt(receipt, header_id=f"HIS-{receipt['code']}-{receipt['number']}")
+        sealed = datafile.sign_invoicing_party(xml, "SM2", sm2.load_private_key(hospital["private_key_pem"]), serial="HIS-SM2-01")
+        return {"data_file": base64.b64encode(sealed).decode("ascii")}
+    key = serialization.load_pem_private_key(hospital["private_key_pem"].encode(), None)
+    return {**receipt, "signature": {"alg": "ES256", "value": sign_es256(key, canonical_bytes(receipt))}}
+
+
 def seed_demo(app, units_only: bool = False) -> dict:
     """Seeds the demo data; returns a summary with the demo credentials. `units_only`: just
     the operator and the reimbursing units (their province is this node's)."""
@@ -123,11 +143,7 @@ def seed_demo(app, units_only: bool = False) -> dict:
     plan = demo_plan()
     for spec, receipt in plan:
         hospital = by_code[spec["credit_code"]]
-        key = serialization.load_pem_private_key(hospital["private_key_pem"].encode(), None)
-        from backend.receipts.signing import canonical_bytes
-
-        signed = {**receipt, "signature": {"alg": "ES256", "value": sign_es256(key, canonical_bytes(receipt))}}
-        applied += _deliver(client, hospital, "receipt.issued", signed)["result"] == "applied"
+        applied += _deliver(client, hospital, "receipt.issued", _sealed(hospital, receipt))["result"] == "applied"
     # One red reversal, so the wallet shows more than one status.
     spec, reversed_receipt = plan[2]
     _deliver(client, by_code[spec["credit_code"]], "receipt.red_reversed", {
