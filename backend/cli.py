@@ -69,14 +69,18 @@ def register(app):
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     def archive_check(path):
         """Check an electronic archive (GET /api/v1/unit/archive): every SHA-256 against manifest.json
-        and manifest.sha256, every layout file's signature against this node's certificate,
-        metadata.xml. Prints a JSON report; exits 1 when anything is wrong."""
+        and manifest.sha256, every layout file's signature against this node's certificate, every
+        data file's finance seal against this node's key, metadata.xml. Prints a JSON report;
+        exits 1 when anything is wrong."""
         from flask import current_app
 
+        from backend.receipts.signing import platform_signer
         from backend.reimbursements.archive import check_archive
         from backend.verification.layout import signer
 
-        report = check_archive(path, [signer().cert_pem], max_layout_bytes=current_app.config["LAYOUT_MAX_BYTES"])
+        node = platform_signer()
+        report = check_archive(path, [signer().cert_pem], node.public_key, supervisor_alg=node.alg,
+                               max_layout_bytes=current_app.config["LAYOUT_MAX_BYTES"])
         click.echo(json.dumps(report, ensure_ascii=False))
         if not report["ok"]:
             raise click.exceptions.Exit(1)

@@ -9,6 +9,12 @@ The zip holds, per receipt, a folder named by its key:
     <key>/receipt.json      the receipt as the unit sees it: wire form (payer ID masked), both
                             signatures, status facets
     <key>/layout.pdf        the layout file (版式文件), signed by this node
+    <key>/data.xml          the national data file (数据文件, DESIGN §11), complete: the
+                            issuer's file byte for byte (or the one generated for a JSON push)
+                            with this node's finance seal; it alone holds the payer's ID
+                            unmasked, as both seals cover it. None for a synced copy of another
+                            province's receipt (receipt.json has `synced_at`): its issuing node
+                            keeps the file
     <key>/signatures.json   the issuer seal, the supervision signature, the node's JWKS and
                             its layout certificate
     <key>/timeline.json     the receipt's history
@@ -23,8 +29,8 @@ and at the top level
 
 `prepare` decides, inside the request, what goes in and records the reads in the access log;
 `Archive.chunks` then writes the zip one receipt at a time and hands out the bytes as they
-are written (no layout file is held longer than its own turn). `check_archive` is the other
-end: `flask --app wsgi archive-check PATH`.
+are written (no layout or data file is held longer than its own turn). `check_archive` is the
+other end: `flask --app wsgi archive-check PATH`.
 """
 import hashlib
 import json
@@ -54,12 +60,15 @@ from backend.units.models import Unit
 MAX_DAYS = 366
 FORMAT, VERSION, STANDARD = "piaojia-archive", 1, "DA/T 95-2022"
 VOUCHER_TYPE = "财政电子票据"
-RECEIPT_FILES = ("receipt.json", "layout.pdf", "signatures.json", "timeline.json", "ledger.json")
+DATA_FILE = "data.xml"
+RECEIPT_FILES = ("receipt.json", "layout.pdf", DATA_FILE, "signatures.json", "timeline.json", "ledger.json")
 METADATA, MANIFEST, MANIFEST_SHA256 = "metadata.xml", "manifest.json", "manifest.sha256"
 TOP_LEVEL = (METADATA, MANIFEST, MANIFEST_SHA256)
 SIGNATURES_NOTE = ("开票单位签章（signature）与财政监制签章（supervision_signature）均按 RFC 8785 规范化的完整票据数据计算，"
                    "其中含未脱敏的交款人证件号码；receipt.json 中该号码已脱敏，原文验签请向财政电子票据平台查验。"
-                   "版式文件 layout.pdf 的签章可用 layout_certificate 验证。")
+                   "版式文件 layout.pdf 的签章可用 layout_certificate 验证。"
+                   "数据文件 data.xml 是票据的完整原件（含未脱敏的证件号码），其财政监制签章可用 jwks 中本节点的公钥离线验证，"
+                   "以数据文件开具的票据另含开票单位签章；其他省份开具的票据无此文件，由开票地节点保存。")
 _LOG_CHUNK = 1000
 _EARLIEST, _LATEST = date(1970, 1, 1), date(9998, 12, 31)
 
@@ -181,6 +190,8 @@ class Archive:
         yield from sink.drain()
 
     def _write_receipt(self, zf, receipt_id: int, stamp, files: list) -> dict | None:
+        from backend.receipts.data_files import complete_file
+        from backend.receipts.presenters import wire_form
         from backend.receipts.signing import platform_signer
         from backend.units.views import present
         from backend.verification.layout import signed_layout, signer
@@ -188,6 +199,8 @@ class Archive:
         receipt = db.session.get(Receipt, receipt_id)
         if receipt is None:
             return None
+        # first: generating a JSON push's file commits it, which expires what was loaded
+        data_file = None if receipt.synced_at is not None else complete_file(receipt, wire_form(receipt, reveal_payer_id=True))
         answer = present([receipt], self.unit, detail=True)[0]
         key = answer["key"]
         pdf = signed_layout(answer)
@@ -208,9 +221,11 @@ class Archive:
         bookings = db.session.scalars(select(Booking).where(Booking.receipt_id == receipt_id, Booking.unit_id == self.unit_id)
                                       .order_by(Booking.created_at)).all()
         listed = []
-        for name, data in (("receipt.json", _json_bytes(answer)), ("layout.pdf", pdf), ("signatures.json", _json_bytes(signatures)),
-                           ("timeline.json", _json_bytes(timeline)), ("ledger.json", _json_bytes(ledger))):
-            _add(zf, f"{key}/{name}", data, stamp, listed)
+        for name, data in (("receipt.json", _json_bytes(answer)), ("layout.pdf", pdf), (DATA_FILE, data_file),
+                           ("signatures.json", _json_bytes(signatures)), ("timeline.json", _json_bytes(timeline)),
+                           ("ledger.json", _json_bytes(ledger))):
+            if data is not None:
+                _add(zf, f"{key}/{name}", data, stamp, listed)
         files.extend(listed)
         return {
             "key": key, "answer": {k: answer.get(k) for k in ("title", "code", "number", "check_code", "issue_date", "total_amount")},
@@ -323,11 +338,14 @@ _MAX_TEXT_BYTES = 16 * 1024 * 1024
 _SHA256_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
-def check_archive(source, trusted_cert_pems, *, max_layout_bytes: int | None = None) -> dict:
+def check_archive(source, trusted_cert_pems, supervisor_key, *, supervisor_alg: str | None = None,
+                  max_layout_bytes: int | None = None) -> dict:
     """Checks an archive (a path or a binary file): every file's SHA-256 against manifest.json
-    and manifest.sha256, each layout file's signature against `trusted_cert_pems`, each
-    receipt.json's key against its folder, metadata.xml listing every receipt (and the
-    digests it gives). Returns {ok, receipts, files, problems: [{path, problem, detail}]}."""
+    and manifest.sha256, each layout file's signature against `trusted_cert_pems`, each data
+    file's finance seal against `supervisor_key` (this node's, of `supervisor_alg`), each
+    receipt.json's, layout file's and data file's receipt against its folder, metadata.xml
+    listing every receipt (and the digests it gives). Returns {ok, receipts, files,
+    problems: [{path, problem, detail}]}."""
     from defusedxml import ElementTree as SafeET
     from defusedxml.common import DefusedXmlException
 
@@ -413,8 +431,9 @@ def check_archive(source, trusted_cert_pems, *, max_layout_bytes: int | None = N
         # each receipt's folder
         for folder in sorted(folders):
             present_files = folders[folder]
+            receipt = None
             for name in RECEIPT_FILES:
-                if name not in present_files:
+                if name not in present_files and name != DATA_FILE:
                     problem(f"{folder}/{name}", "missing_file", "every receipt's folder holds " + ", ".join(RECEIPT_FILES))
             for name in sorted(present_files - set(RECEIPT_FILES)):
                 problem(f"{folder}/{name}", "unexpected_file", "not part of a receipt's folder")
@@ -426,6 +445,9 @@ def check_archive(source, trusted_cert_pems, *, max_layout_bytes: int | None = N
                         problem(path, "unreadable", "not JSON")
                     elif name == "receipt.json" and (not isinstance(value, dict) or value.get("key") != folder):
                         problem(path, "key_mismatch", f"its key is {value.get('key') if isinstance(value, dict) else None!r}, its folder {folder!r}")
+                    elif name == "receipt.json":
+                        receipt = value
+            _check_data_file(folder, present_files, receipt, digests, read, supervisor_key, supervisor_alg, problem)
             path = f"{folder}/layout.pdf"
             if path in digests:
                 data = read(path, limit=max_layout_bytes or _MAX_TEXT_BYTES)
@@ -467,6 +489,33 @@ def check_archive(source, trusted_cert_pems, *, max_layout_bytes: int | None = N
                 if len(keys) != len(set(keys)):
                     problem(METADATA, "duplicate_voucher", "a receipt is listed more than once")
         return {"ok": not problems, "receipts": len(folders), "files": len(names), "problems": problems}
+
+
+def _check_data_file(folder, present_files, receipt, digests, read, supervisor_key, supervisor_alg, problem):
+    """<folder>/data.xml: there unless receipt.json is a synced copy of another province's
+    receipt, parsed, sealed by this node's finance key, and of the folder's receipt."""
+    from backend import datafile
+
+    path = f"{folder}/{DATA_FILE}"
+    if DATA_FILE not in present_files:
+        if not (isinstance(receipt, dict) and receipt.get("synced_at")):
+            problem(path, "data_file_missing", "every receipt of this node has its data file in its folder")
+        return
+    if path not in digests:
+        return  # unreadable, told already
+    data = read(path, limit=datafile.MAX_BYTES)
+    if data is None:
+        return
+    try:
+        parsed = datafile.parse(data)
+    except datafile.DataFileInvalid as exc:
+        problem(path, "data_file_refused", f"{exc.code}: {exc.detail}")
+        return
+    found = datafile.verify(parsed, datafile.SUPERVISOR, supervisor_key, alg=supervisor_alg)
+    if not found.valid:
+        problem(path, "data_file_signature_invalid", {"party": datafile.SUPERVISOR, "alg": found.alg, "reason": found.reason})
+    if parsed.key != folder:
+        problem(path, "key_mismatch", f"the data file is of {parsed.key!r}, its folder {folder!r}")
 
 
 def _load_json(data):

@@ -224,7 +224,8 @@ class UnitArchive(UnitView):
     @problem_response(blp, 422, "archive_range_too_long: more than 366 days; validation_failed: from/to missing, "
                                 "not YYYY-MM-DD, or to before from")
     @blp.doc(security=[{"bearer": []}], responses={"200": {
-        "description": "a zip: per receipt <key>/receipt.json, layout.pdf, signatures.json, timeline.json, ledger.json; "
+        "description": "a zip: per receipt <key>/receipt.json, layout.pdf, data.xml (the complete national data file; "
+                       "none for another province's receipt), signatures.json, timeline.json, ledger.json; "
                        "metadata.xml (DA/T 95-2022), manifest.json and manifest.sha256 (SHA-256 of every file)",
         "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
     def get(self, args):

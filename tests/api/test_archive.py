@@ -3,6 +3,7 @@ receipts it reimbursed in a period; `flask archive-check` proves the zip whole."
 import hashlib
 import io
 import json
+import re
 import struct
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -12,10 +13,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from backend import datafile
 from backend.layout import NodeSigner, verify_layout
 from tests.support import ZHANG_SAN_ID, UnitClient, citizen_login, receipt_key
 
-RECEIPT_FILES = {"receipt.json", "layout.pdf", "signatures.json", "timeline.json", "ledger.json"}
+RECEIPT_FILES = {"receipt.json", "layout.pdf", "data.xml", "signatures.json", "timeline.json", "ledger.json"}
 TOP = {"metadata.xml", "manifest.json", "manifest.sha256"}
 CHINA_TZ = timezone(timedelta(hours=8))
 
@@ -84,6 +86,7 @@ def _rewrite(data: bytes, changes: dict, fix_manifests=False) -> bytes:
 
 
 def test_the_archive_holds_exactly_what_the_unit_reimbursed_and_checks_out(app_ctx, client, operator, tmp_path):
+    from backend.receipts.signing import platform_signer
     from backend.verification.layout import signer
 
     hospital = operator.register_hospital()
@@ -117,7 +120,8 @@ def test_the_archive_holds_exactly_what_the_unit_reimbursed_and_checks_out(app_c
     assert folders == mine  # not the rejected one, not the other unit's
     for key in mine:
         assert {n.split("/", 1)[1] for n in names if n.startswith(key + "/")} == RECEIPT_FILES
-    assert not any(ZHANG_SAN_ID.encode() in zf.read(n) for n in names)  # the payer's ID only masked, everywhere
+    # The payer's ID only masked, everywhere but in the data file, the legal original both seals cover.
+    assert not any(ZHANG_SAN_ID.encode() in zf.read(n) for n in names if not n.endswith("/data.xml"))
 
     # Digests: manifest.json lists every other file, manifest.sha256 every file but itself.
     manifest = json.loads(zf.read("manifest.json"))
@@ -144,6 +148,10 @@ def test_the_archive_holds_exactly_what_the_unit_reimbursed_and_checks_out(app_c
         assert signatures["jwks"] == jwks and signatures["supervision_signature"]["kid"] == jwks["keys"][0]["kid"]
         assert signatures["layout_certificate"].encode() == signer().cert_pem
         assert "receipt.reimbursed" in [e["event"] for e in json.loads(zf.read(f"{key}/timeline.json"))]
+        data_file = zf.read(f"{key}/data.xml")
+        assert datafile.parse(data_file).key == key and datafile.parse(data_file).main["TotalAmount"] == sent["total_amount"]
+        assert datafile.verify(data_file, datafile.SUPERVISOR, platform_signer().public_key, alg=platform_signer().alg).valid
+        assert data_file == client.get(f"/api/v1/unit/receipts/{key}/data-file", headers=unit.headers).data
     ledger = json.loads(zf.read(f"{receipt_key(partial)}/ledger.json"))
     assert [(e["unit"]["name"], e["amount"]) for e in ledger] == [(unit.name, "100.00"), (other.name, "50.00")]
 
@@ -245,6 +253,53 @@ def test_archive_check_finds_a_broken_zip_a_foreign_seal_and_a_renamed_folder(ap
     path.write_bytes(b"not a zip at all")
     code, report = _check(app_ctx, path)
     assert code == 1 and report["problems"][0]["problem"] == "not_a_zip"
+
+
+def test_archive_check_proves_each_data_file(app_ctx, operator, tmp_path):
+    unit = UnitClient.open(operator)
+    hospital = operator.register_hospital()
+    _, first = hospital.issue()
+    _, second = hospital.issue()
+    _reimburse(unit, first, "356.80")
+    _reimburse(unit, second, "356.80")
+    data = _around_today(unit).data
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    target = f"{receipt_key(first)}/data.xml"
+    original = zf.read(target)
+    path = tmp_path / "archive.zip"
+
+    def problems(changes):
+        path.write_bytes(_rewrite(data, changes, fix_manifests=True))
+        code, report = _check(app_ctx, path)
+        assert code == (0 if report["ok"] else 1)
+        return [(p["path"], p["problem"]) for p in report["problems"]]
+
+    assert problems({}) == []
+    # One element changed, every digest made to fit: the finance seal no longer covers it.
+    changed, count = re.subn(rb"<TotalAmount>356.80</TotalAmount>", b"<TotalAmount>956.80</TotalAmount>", original)
+    assert count == 1
+    assert problems({target: changed}) == [(target, "data_file_signature_invalid")]
+    # One element removed: not a data file any more.
+    removed, count = re.subn(rb"<TotalAmount>[^<]*</TotalAmount>\s*", b"", original)
+    assert count == 1
+    assert problems({target: removed}) == [(target, "data_file_refused")]
+    # Another receipt's file, sealed and whole, in this folder.
+    assert problems({target: zf.read(f"{receipt_key(second)}/data.xml")}) == [(target, "key_mismatch")]
+    # Sealed again by someone other than this node.
+    other_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    resealed = datafile.fill_supervisor_seal_and_sign(original, "ES256", other_pem, {"id": "x", "name": "别处监制章", "hash": "0" * 64})
+    assert problems({target: resealed}) == [(target, "data_file_signature_invalid")]
+
+    # Left out of the zip: named as the data file missing.
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as without:
+        for name in zf.namelist():
+            if name != target:
+                without.writestr(name, zf.read(name))
+    path.write_bytes(out.getvalue())
+    code, report = _check(app_ctx, path)
+    assert code == 1 and (target, "data_file_missing") in {(p["path"], p["problem"]) for p in report["problems"]}
 
 
 def test_the_period_is_of_beijing_days(app_ctx, operator):
