@@ -302,6 +302,27 @@ def test_archive_check_proves_each_data_file(app_ctx, operator, tmp_path):
     assert code == 1 and (target, "data_file_missing") in {(p["path"], p["problem"]) for p in report["problems"]}
 
 
+def test_a_synced_copy_of_another_provinces_receipt_has_no_data_file_and_checks_out(app_ctx, operator, tmp_path):
+    from backend.common.models import utcnow
+    from backend.extensions import db
+    from backend.receipts.models import Receipt
+    from backend.receipts.services import find_by_key
+
+    unit = UnitClient.open(operator)
+    _, sent = operator.register_hospital().issue()
+    _reimburse(unit, sent, "356.80")
+    key = receipt_key(sent)
+    db.session.execute(Receipt.__table__.update().where(Receipt.id == find_by_key(key).id).values(synced_at=utcnow()))
+    db.session.commit()  # as if the issuing node had synced it here: that node keeps its data file
+    zf = zipfile.ZipFile(io.BytesIO(_around_today(unit).data))
+    assert json.loads(zf.read(f"{key}/receipt.json"))["synced_at"]
+    assert {n.split("/", 1)[1] for n in zf.namelist() if n.startswith(key + "/")} == RECEIPT_FILES - {"data.xml"}
+    path = tmp_path / "archive.zip"
+    path.write_bytes(zf.fp.getvalue())
+    code, report = _check(app_ctx, path)
+    assert code == 0 and report["ok"], report
+
+
 def test_the_period_is_of_beijing_days(app_ctx, operator):
     unit = UnitClient.open(operator)
     hospital = operator.register_hospital()
