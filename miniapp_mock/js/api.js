@@ -36,6 +36,7 @@ export const api = {
   receipt: (key, signal) => authed(`me/receipts/${enc(key)}`, { signal }),
   accessLog: (key, signal) => authed(`me/receipts/${enc(key)}/access-log`, { signal }),
   layoutFile: (key) => authed(`me/receipts/${enc(key)}/layout.pdf`, { blob: true }),
+  dataFile: (key) => authed(`me/receipts/${enc(key)}/data-file`, { blob: true }),
 
   scan: (qrText) => authed("me/scans", { method: "POST", body: { qr_text: qrText } }),
   approve: (requestId, receiptKeys) =>

@@ -166,6 +166,18 @@ def unread(page) -> int:
     return 0 if badge.is_hidden() else int(badge.text_content())
 
 
+def assert_data_file_download(page, key):
+    """下载数据文件 saves the receipt's complete national data file as `{key}.xml`."""
+    with page.expect_download() as saved:
+        tid(page, "data-file-download").click()
+    assert saved.value.suggested_filename == f"{key}.xml"
+    with open(saved.value.path(), "rb") as xml:
+        data = xml.read()
+    assert data.startswith(b"<?xml")
+    assert b"<EInvoice>" in data
+    assert b"<SupervisorPartySignature>" in data
+
+
 # --- 1. the whole journey --------------------------------------------------------------
 
 def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, live, tmp_path):
@@ -235,7 +247,7 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         expect(tid(console, "remaining-amount")).to_have_text("156.80")
         expect(tid(console, "feedback-result")).to_contain_text("本次报销 ¥200.00")
 
-        # The finance office books it (入账) once, and saves the signed layout file.
+        # The finance office books it (入账) once, and saves the signed layout file and data file.
         expect(tid(console, "booking-amount")).to_have_value("200.00")
         tid(console, "booking-voucher").fill("记-2026-118")
         tid(console, "booking-submit").click()
@@ -247,6 +259,7 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         assert saved.value.suggested_filename == f"{k1}.pdf"
         with open(saved.value.path(), "rb") as pdf:
             assert pdf.read(5) == b"%PDF-"
+        assert_data_file_download(console, k1)
 
         # No reload on the phone: the card turns 部分报销 and a new message comes in.
         expect(card.locator('[data-testid="status"]')).to_have_text("部分报销")
@@ -268,6 +281,8 @@ def test_scan_approve_lock_and_reimburse_live(operator, hospital, console, pw, l
         assert download.value.suggested_filename == f"{k1}.pdf"
         with open(download.value.path(), "rb") as pdf:
             assert pdf.read(5) == b"%PDF-"
+        # And its national data file (数据文件): the XML with both the issuer's and the finance seal.
+        assert_data_file_download(phone, k1)
         context.close()
     finally:
         browser.close()
@@ -415,6 +430,37 @@ def test_console_shows_problem_titles(operator, hospital, console, client):
     tid(console, "lock-button").click()
     expect(tid(console, "error")).to_have_text("票据已被其他单位锁定")
     expect(tid(console, "feedback-submit")).to_have_count(0)
+
+
+def test_data_file_of_another_province_shows_where_it_is_kept(operator, hospital, console, phone, client):
+    from sqlalchemy import update
+
+    from backend.common.models import utcnow
+    from backend.extensions import db
+    from backend.receipts.models import Receipt
+
+    receipt = issue(hospital)
+    key = receipt_key(receipt)
+    unit = UnitClient.open(operator, name=UNIT_NAME)
+    authorize_via_api(client, unit, [key])
+    # A synced copy of a receipt issued in another province: its node keeps the data file.
+    db.session.execute(update(Receipt).where(Receipt.code == receipt["code"], Receipt.number == receipt["number"])
+                       .values(synced_at=utcnow()))
+    db.session.commit()
+
+    phone_sign_in(phone, "zhangsan", f"/app/#/receipt/{quote(key, safe='')}")
+    expect(tid(phone, "receipt-detail")).to_have_attribute("data-key", key)
+    tid(phone, "data-file-download").click()
+    expect(tid(phone, "toast")).to_have_text("该票据的数据文件由开票地节点保存")
+    expect(tid(phone, "toast")).to_have_attribute("data-type", "error")
+
+    console_sign_in(console, unit)
+    expect(tid(console, "unit-name")).to_have_text(UNIT_NAME)
+    tid(console, "tab-worklist").click()
+    tid(console, "receipt-row", key=key).click()
+    expect(tid(console, "receipt-detail")).to_be_visible()
+    tid(console, "data-file-download").click()
+    expect(tid(console, "error")).to_have_text("该票据的数据文件由开票地节点保存")
 
 
 # --- 7. every main screen at 375 px ------------------------------------------------------

@@ -191,19 +191,24 @@ function detailView(r, access) {
     sectionTitle("谁查看过"), card(accessList(access), { testid: "access-log-card" }),
     sectionTitle("查验信息"), card([verification,
       h("p", { class: "pj-muted pj-pad" }, "报销单位可凭票据代码、号码、校验码和金额在财政电子票据查验平台核验真伪；财政监管签名证明该票据已由本平台登记。查验次数只计核验通过的查验，除报销单位名称外不记录查验人。"),
-      layoutButton(r.key)]));
+      downloadButtons(r.key)]));
 }
 
-/** 下载版式文件: the signed PDF, fetched with the token (a link cannot carry it) and saved. */
-function layoutButton(key) {
-  const button = h("button", { type: "button", class: "weui-btn weui-btn_default pj-layout-download", "data-testid": "layout-download" },
-    "下载版式文件（PDF）");
+/** 下载版式文件 and 下载数据文件: fetched with the token (a link cannot carry it) and saved. */
+function downloadButtons(key) {
+  return h("div", { class: "pj-pad" },
+    downloadButton({ label: "下载版式文件（PDF）", testid: "layout-download", fetchFile: () => api.layoutFile(key), filename: `${key}.pdf` }),
+    downloadButton({ label: "下载数据文件（XML）", testid: "data-file-download", fetchFile: () => api.dataFile(key), filename: `${key}.xml` }));
+}
+
+function downloadButton({ label, testid, fetchFile, filename }) {
+  const button = h("button", { type: "button", class: "weui-btn weui-btn_default pj-file-download", "data-testid": testid }, label);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const blob = await api.layoutFile(key);
+      const blob = await fetchFile();
       const url = URL.createObjectURL(blob);
-      const link = h("a", { href: url, download: `${key}.pdf` });
+      const link = h("a", { href: url, download: filename });
       document.body.append(link);
       link.click();
       link.remove();
@@ -214,7 +219,7 @@ function layoutButton(key) {
       button.disabled = false;
     }
   });
-  return h("div", { class: "pj-pad" }, button);
+  return button;
 }
 
 export function render(ctx) {

@@ -185,5 +185,6 @@ export const unitApi = {
   book: (key, body, idempotencyKey) =>
     call(`unit/receipts/${encodeURIComponent(key)}/booking`, { method: "POST", json: body, idempotencyKey }),
   layoutFile: (key) => call(`unit/receipts/${encodeURIComponent(key)}/layout.pdf`, { as: "blob" }),
+  dataFile: (key) => call(`unit/receipts/${encodeURIComponent(key)}/data-file`, { as: "blob" }),
   verify: (items) => call("unit/receipts/verify", { method: "POST", json: { items } }),
 };

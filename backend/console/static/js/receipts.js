@@ -286,7 +286,7 @@ function renderDetail(r) {
     verificationSection(r),
     ledgerSection(r.ledger),
     bookingSection(r),
-    layoutSection(r),
+    filesSection(r),
     timelineSection(r.timeline));
 }
 
@@ -518,26 +518,33 @@ function bookingSection(r) {
   return form;
 }
 
-function layoutSection(r) {
-  const button = h("button", { type: "button", class: "weui-btn weui-btn_default weui-btn_mini", dataset: { testid: "layout-download" } }, "下载版式文件");
+function filesSection(r) {
+  return h("section", { class: "detail__section", "aria-label": "版式文件和数据文件" },
+    h("div", { class: "btn-row" },
+      downloadButton({ label: "下载版式文件", testid: "layout-download", fetchFile: () => unitApi.layoutFile(r.key), filename: `${r.key}.pdf`, fallback: "版式文件下载失败，请稍后重试" }),
+      downloadButton({ label: "下载数据文件", testid: "data-file-download", fetchFile: () => unitApi.dataFile(r.key), filename: `${r.key}.xml`, fallback: "数据文件下载失败，请稍后重试" }),
+      h("span", { class: "muted" }, "版式文件（PDF）和数据文件（XML）均由开票地节点签章")));
+}
+
+function downloadButton({ label, testid, fetchFile, filename, fallback }) {
+  const button = h("button", { type: "button", class: "weui-btn weui-btn_default weui-btn_mini", dataset: { testid } }, label);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const blob = await unitApi.layoutFile(r.key);
+      const blob = await fetchFile();
       const url = URL.createObjectURL(blob);
-      const link = h("a", { href: url, download: `${r.key}.pdf` });
+      const link = h("a", { href: url, download: filename });
       document.body.append(link);
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (error) {
-      ctx.showError(error instanceof ApiError ? error.title : "版式文件下载失败，请稍后重试");
+      ctx.showError(error instanceof ApiError ? error.title : fallback);
     } finally {
       button.disabled = false;
     }
   });
-  return h("section", { class: "detail__section", "aria-label": "版式文件" },
-    h("div", { class: "btn-row" }, button, h("span", { class: "muted" }, "由开票地节点签章的 PDF 版式文件")));
+  return button;
 }
 
 // --- lock --------------------------------------------------------------------------------
