@@ -147,6 +147,11 @@ class DevelopmentConfig(BaseConfig):
 
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
+    # The finance department's seal (财政监制签章) in the national algorithm: SM2 with SM3, on
+    # the JSON receipts' supervision signature and the data files' SupervisorPartySignature.
+    # PLATFORM_SM2_SIGNING_KEY is then required (`openssl genpkey -algorithm SM2`); ES256 stays
+    # an option (PLATFORM_SIGNATURE_ALG=ES256).
+    PLATFORM_SIGNATURE_ALG = os.environ.get("PLATFORM_SIGNATURE_ALG", "SM2")
     WEB_STREAMS_MAX = int(os.environ.get("WEB_STREAMS_MAX", 2))
     REQUIRED = ("SECRET_KEY", "PII_KEY", "PLATFORM_SIGNING_KEY", "SQLALCHEMY_DATABASE_URI", "HAIYIBAN_JWKS")
 

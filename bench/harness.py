@@ -79,6 +79,9 @@ def node_env(database_url: str, redis_url: str | None, **extra) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "PII_KEY": secrets.token_urlsafe(32),
         "PLATFORM_SIGNING_KEY": new_ec_pem(),
+        # The runs in bench/REPORT.md use the P-256 finance seal (production's default is SM2
+        # since issue 18; set PLATFORM_SIGNATURE_ALG=SM2 and PLATFORM_SM2_SIGNING_KEY to measure it).
+        "PLATFORM_SIGNATURE_ALG": os.environ.get("PLATFORM_SIGNATURE_ALG", "ES256"),
         "HAIYIBAN_JWKS": new_jwks(),
         "LOG_LEVEL": "WARNING",
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",

@@ -30,3 +30,20 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch):
         monkeypatch.setattr(ProductionConfig, name, None)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(ProductionConfig)
+
+
+def test_production_seals_with_sm2_and_needs_its_key(monkeypatch):
+    import pytest
+
+    from backend.config import ProductionConfig
+
+    import os
+
+    assert ProductionConfig.PLATFORM_SIGNATURE_ALG == os.environ.get("PLATFORM_SIGNATURE_ALG", "SM2")  # SM2 unless told otherwise
+    config = {name: "x" for name in ProductionConfig.REQUIRED}
+    monkeypatch.setattr(ProductionConfig, "PLATFORM_SIGNATURE_ALG", "SM2")
+    monkeypatch.setattr(ProductionConfig, "PLATFORM_SM2_SIGNING_KEY", None)
+    for name, value in config.items():
+        monkeypatch.setattr(ProductionConfig, name, value)
+    with pytest.raises(RuntimeError, match="PLATFORM_SM2_SIGNING_KEY"):
+        create_app(ProductionConfig)
