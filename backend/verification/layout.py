@@ -58,8 +58,28 @@ def verify_url(key: str, check_code: str) -> str:
 
 
 def signed_layout(answer: dict) -> bytes:
-    """The signed layout file of a receipt answer (a citizen's or a unit's view of it)."""
+    """The signed layout file of a receipt answer (a citizen's or a unit's view of it),
+    rendered from the elements its data file states (DESIGN §11: the layout file is a
+    rendering of the data file)."""
+    answer = _as_its_data_file_states(answer)
     return signer().sign(render_receipt_pdf(answer, verify_url(answer["key"], answer["check_code"])))
+
+
+def _as_its_data_file_states(answer: dict) -> dict:
+    """The answer with the receipt's elements read back from its complete data file; the
+    payer stays the answer's own view (masked for a unit). A receipt without a file here (a
+    synced copy of another province's) is rendered from the answer."""
+    from backend import datafile
+    from backend.receipts.data_files import file_of
+
+    try:
+        xml = file_of(answer["key"])
+        stated = datafile.to_receipt(datafile.parse(xml, max_bytes=max(len(xml), current_app.config["DATA_FILE_MAX_BYTES"])))
+    except DomainError as exc:
+        log.info("layout rendered from the receipt answer", extra={"receipt_key": answer["key"], "reason": exc.code})
+        return answer
+    stated.pop("payer", None)
+    return {**answer, **stated}
 
 
 def check(data: bytes) -> dict:

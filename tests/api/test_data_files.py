@@ -172,3 +172,27 @@ def test_verify_data_file_names_both_seals_and_any_tampering(client, hospital):
     assert check(xml)["signatures"]["supervisor"]["reason"] == "missing"
     broken = client.post("/api/v1/verify/data-file", data=b"<EInvoice><oops>", content_type="application/xml")
     assert broken.status_code == 422 and broken.json["code"].startswith("data_file_")
+
+
+def test_the_layout_file_is_a_rendering_of_the_data_file(client, hospital):
+    """DESIGN §11: the layout file renders the data file's elements — here a complete file
+    whose item name differs from the receipt row's, to tell the two sources apart."""
+    import io
+
+    from pypdf import PdfReader
+
+    from backend.receipts.data_files import supervise
+
+    receipt = hospital.receipt()
+    receipt["items"][0]["name"] = "数据文件所载西药费"
+    xml = datafile.sign_invoicing_party(datafile.from_receipt(receipt, header_id="HIS-L-1"), "SM2", hospital.private_key)
+    assert hospital.push_file(xml).status_code == 202
+    key = receipt_key(receipt)
+    row = stored_file(key)
+    renamed = receipt | {"items": [dict(receipt["items"][0], name="仅在数据文件中的名称")] + receipt["items"][1:]}
+    row.complete = supervise(datafile.from_receipt(renamed, header_id="HIS-L-1"))
+    db.session.commit()
+    zhang = citizen_login(client)
+    pdf = client.get(f"/api/v1/me/receipts/{key}/layout.pdf", headers=zhang).get_data()
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "仅在数据文件中的名称" in text and "数据文件所载西药费" not in text
