@@ -48,10 +48,15 @@ def read_answer(resp, *, expect_from: str | None = None, in_reply_to: str | None
 
 
 def send(unit, msg_type: str, key: str, params: dict, *, jti: str | None = None) -> tuple[int, dict]:
-    """Asks the issuing node of `key` (through the hub); its verified answer."""
+    """Asks the issuing node of `key` (through the hub) for a unit; its verified answer."""
     unit_view = {"id": unit.id, "name": unit.name, "credit_code": unit.credit_code, "kind": unit.kind,
                  "province": unit.province, "status": unit.status}
+    return ask(msg_type, key, {"unit": unit_view, **params}, jti=jti)
+
+
+def ask(msg_type: str, key: str, body: dict, *, jti: str | None = None) -> tuple[int, dict]:
+    """Asks the issuing node of `key` (through the hub); its verified answer."""
     jti = jti or uuid.uuid4().hex
-    token = messages.seal(msg_type, {"unit": unit_view, "key": key, **params}, aud=key[:2], jti=jti)
+    token = messages.seal(msg_type, {"key": key, **body}, aud=key[:2], jti=jti)
     return read_answer(transport.post(current_app.config["HUB_URL"], token), expect_from=key[:2], in_reply_to=jti,
                        msg_type=msg_type)

@@ -170,3 +170,19 @@ def verify(unit, items: list[dict]) -> list[dict]:
         for (index, _), outcome in zip(entries, answered):
             results.append({**outcome, "index": index})
     return results
+
+
+def data_file(receipt) -> bytes:
+    """The complete data file of another province's receipt, from its issuing node, for the
+    payer whose synced copy this is (the issuing node gives it only for that payer)."""
+    import base64
+    import binascii
+
+    from backend.federation.exchange import InvalidAnswer, ask
+
+    status, body = ask("receipt.data_file", receipt.key, {"payer_fhash": receipt.payer_fhash})
+    result = _result(status, body)
+    try:
+        return base64.b64decode(result.get("data_file") or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidAnswer("The issuing node's data file is not base64.")

@@ -164,6 +164,23 @@ def handle_pull(body: dict) -> dict:
     return {"announcements": [announcement_token(r) for r in receipts]}
 
 
+def handle_data_file(body: dict) -> dict:
+    """Another node asks for the data file of a receipt issued here, for the payer whose
+    synced copy it keeps: given only when the payer hash it names is that receipt's."""
+    import base64
+
+    from backend.receipts.data_files import file_of
+
+    key, fhash = body.get("key"), body.get("payer_fhash")
+    if not isinstance(key, str) or key[:2] != current_app.config["NODE_PROVINCE"] or not isinstance(fhash, str):
+        raise NotFound("That receipt was not issued here.", code="receipt_not_found")
+    code, _, number = key.partition("-")
+    if db.session.scalar(select(Receipt.id).where(Receipt.code == code, Receipt.number == number, Receipt.synced_at.is_(None),
+                                                  Receipt.payer_fhash == fhash)) is None:
+        raise NotFound("No such receipt for that payer.", code="receipt_not_found")
+    return {"key": key, "data_file": base64.b64encode(file_of(key)).decode("ascii")}
+
+
 # --- a new account here ------------------------------------------------------------------
 
 def subscribe(citizen_id: str):

@@ -44,6 +44,8 @@ def _handle(claims: dict, token: str) -> tuple[int, dict]:
             return 200, inbound.handle_sync(body)
         if msg_type == "payer.pull" and sender == "hub":
             return 200, inbound.handle_pull(body)
+        if msg_type == "receipt.data_file" and sender != "hub":
+            return 200, inbound.handle_data_file(body)
         if msg_type in inbound.UNIT_OPERATIONS and sender != "hub":
             return inbound.handle_unit_operation(sender, msg_type, body, claims["jti"])
     raise DomainError(f"Message type {msg_type!r} from {sender!r} is not handled here.", code="unknown_message_type", status=422)

@@ -134,7 +134,11 @@ def file_of(key: str) -> bytes:
     if receipt is None:
         raise NotFound(f"No receipt {key}.", code="receipt_not_found", title="未找到该票据")
     if receipt.synced_at is not None:
-        raise DataFileElsewhere(f"Receipt {key} was issued in province {receipt.province}; its node keeps the data file.")
+        from backend.federation import enabled, forward
+
+        if not enabled(current_app):
+            raise DataFileElsewhere(f"Receipt {key} was issued in province {receipt.province}; its node keeps the data file.")
+        return forward.data_file(receipt)  # kept by its issuing node, asked each time
     return complete_file(receipt, wire_form(receipt, reveal_payer_id=True))
 
 

@@ -273,3 +273,21 @@ def test_key_rotation_with_an_overlap(cluster):
     refused = _post(hub.url, message(old_pem, old_kid))
     assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
     assert _post(hub.url, message(new_path.read_bytes(), new_kid)).status_code == 200
+
+
+def test_a_citizen_downloads_the_data_file_of_a_receipt_issued_in_another_province(cluster):
+    """The issuing node keeps the data file: node 44 asks node 46 for it on its citizen's
+    behalf, and the file checks out at node 46 like any other."""
+    n46, n44 = cluster["nodes"]["46"], cluster["nodes"]["44"]
+    receipt = cluster["hospital"].issue()
+    zhang44 = n44.citizen()
+    wait_until(lambda: key_of(receipt) in wallet(n44, zhang44), what="the receipt on node 44")
+    got = requests.get(f"{n44.url}/api/v1/me/receipts/{key_of(receipt)}/data-file", headers=zhang44, timeout=30)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/xml"), got.text
+    assert b"<SupervisorPartySignature>" in got.content
+    checked = requests.post(f"{n46.url}/api/v1/verify/data-file", data=got.content, headers={"content-type": "application/xml"},
+                            timeout=30).json()
+    assert checked["valid"] and checked["matches_stored"] and checked["key"] == key_of(receipt), checked
+    # Another citizen of node 44 sees no such receipt, so gets no file.
+    lisi44 = n44.citizen("lisi")
+    assert requests.get(f"{n44.url}/api/v1/me/receipts/{key_of(receipt)}/data-file", headers=lisi44, timeout=30).status_code == 404
