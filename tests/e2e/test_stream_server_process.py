@@ -47,6 +47,7 @@ def node_and_streams(tmp_path_factory):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
         node.stop()
+        node.drop_database()
 
 
 def read_frames(resp, wanted, found):

@@ -23,6 +23,7 @@ from tests.support import SAMPLE_RECEIPT, ZHANG_SAN_ID, sign_es256
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYER_KEY = "federation-test-payer-key"
+RUN = os.getpid()
 
 
 def free_port() -> int:
@@ -66,7 +67,8 @@ class Process:
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PIAOJIA_", "REDIS", "DATABASE"))},
             "PIAOJIA_ENV": "development", "PIAOJIA_INSTANCE_PATH": str(self.folder),
-            "DATABASE_URL": _database(f"piaojia_fed_{name}", folder), "NODE_ROLE": role, "NODE_PROVINCE": province,
+            # Named per test run: two runs on one PostgreSQL never drop each other's databases.
+            "DATABASE_URL": _database(f"piaojia_fed_{name}_{RUN}", folder), "NODE_ROLE": role, "NODE_PROVINCE": province,
             "NODE_URL": self.url, "HUB_URL": hub_url or "", "FEDERATION_PAYER_KEY": PAYER_KEY,
             "FEDERATION_TIMEOUT_SECONDS": "2", "FEDERATION_MESSAGE_TTL_SECONDS": "15", "LOG_LEVEL": "WARNING", "FLASK_APP": "wsgi", **env,
         }
@@ -86,6 +88,15 @@ class Process:
         if not healthy(self.url):
             raise AssertionError(f"{self.name} did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
         return self
+
+    def drop_database(self):
+        """Removes this process's PostgreSQL database (SQLite files go with the temp folder)."""
+        url = self.env["DATABASE_URL"]
+        if url.startswith("postgresql"):
+            engine = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)"))
+            engine.dispose()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:

@@ -36,4 +36,6 @@ def cluster(tmp_path_factory):
     yield world
     for node in nodes.values():
         node.stop()
+        node.drop_database()
     hub.stop()
+    hub.drop_database()
