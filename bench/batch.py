@@ -72,29 +72,41 @@ def baseline(database_url, batches, hospitals, clients, pii_key):
             sig = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
             unsigned = {k: v for k, v in data.items() if k != "signature"}
             public[issuer_id].verify(sig, rfc8785.dumps(unsigned), ec.ECDSA(hashes.SHA256()))
-            elements = {**unsigned, "payer": {k: v for k, v in data["payer"].items() if k != "id_number"}}
-            rows.append((data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"],
-                         cipher.lookup_hash("resident_id", data["payer"]["id_number"]),
-                         cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
-                         json.dumps(elements, ensure_ascii=False), json.dumps(data["signature"]), json.dumps(signer.sign(data))))
+            rows.append(_row(data, issuer_id, cipher, signer))
         with conn.transaction():
             with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
-                    " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
-                    " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
-                    " 'resident_id',%s,%s,%s,'x',%s,%s,'issued',0,now(),now()) RETURNING id", rows, returning=True)
-                ids = []
-                while True:
-                    ids.append(cur.fetchone()[0])
-                    if not cur.nextset():
-                        break
-                cur.executemany("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
-                                " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", [(rid, issuer_id) for rid in ids])
-                cur.executemany("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts)"
-                                " VALUES (%s, 'receipt.issued', now(), %s, '[]', '{}', 0)", [(str(uuid.uuid4()), rid) for rid in ids])
+                _insert_issued(cur, rows, issuer_id)
 
     return harness.drain(database_url, batches, clients, insert)
+
+
+def _row(data: dict, issuer_id: str, cipher, signer) -> tuple:
+    """A receipt row as the app writes it: the payer's ID encrypted and hashed, the elements
+    without it, the issuer's seal and the JSON supervision signature."""
+    elements = {k: v for k, v in data.items() if k != "signature"}
+    elements["payer"] = {k: v for k, v in data["payer"].items() if k != "id_number"}
+    return (data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"],
+            cipher.lookup_hash("resident_id", data["payer"]["id_number"]), cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
+            json.dumps(elements, ensure_ascii=False), json.dumps(data["signature"]), json.dumps(signer.sign(data)))
+
+
+def _insert_issued(cur, rows: list, issuer_id: str) -> list[int]:
+    """The receipts, their timeline entries and outbox events, multi-row; the new ids."""
+    cur.executemany(
+        "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
+        " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
+        " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
+        " 'resident_id',%s,%s,%s,'x',%s,%s,'issued',0,now(),now()) RETURNING id", rows, returning=True)
+    ids = []
+    while True:
+        ids.append(cur.fetchone()[0])
+        if not cur.nextset():
+            break
+    cur.executemany("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
+                    " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", [(rid, issuer_id) for rid in ids])
+    cur.executemany("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts)"
+                    " VALUES (%s, 'receipt.issued', now(), %s, '[]', '{}', 0)", [(str(uuid.uuid4()), rid) for rid in ids])
+    return ids
 
 
 def register_sm2_hospitals(port, env):
@@ -159,31 +171,13 @@ def file_baseline(database_url, batches, hospitals, clients, pii_key, platform_a
             signature = parsed.signatures[datafile.INVOICING_PARTY]
             data["signature"] = {"alg": signature.alg, "value": "".join(signature.value.split())}
             complete = datafile.fill_supervisor_seal_and_sign(parsed, signer.alg, signer.private_key, seal, serial=signer.kid[:64])
-            elements = {k: v for k, v in data.items() if k != "signature"}
-            elements["payer"] = {k: v for k, v in data["payer"].items() if k != "id_number"}
-            rows.append((data["code"], data["number"], issuer_id, data["check_code"], data["issue_date"], data["issued_at"],
-                         cipher.lookup_hash("resident_id", data["payer"]["id_number"]),
-                         cipher.encrypt(data["payer"]["id_number"], "receipt-payer-id"),
-                         json.dumps(elements, ensure_ascii=False), json.dumps(data["signature"]), json.dumps(signer.sign(data))))
+            rows.append(_row(data, issuer_id, cipher, signer))
             kept.append((parsed.raw, parsed.sha256, complete))
         with conn.transaction():
             with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO receipts (code, number, province, issuer_id, check_code, kind, issue_date, issued_at, total_fen,"
-                    " payer_id_type, payer_hash, payer_id_enc, elements, content_hash, issuer_signature, platform_signature,"
-                    " lifecycle, reimbursed_fen, created_at, updated_at) VALUES (%s,%s,'46',%s,%s,'outpatient',%s,%s,35680,"
-                    " 'resident_id',%s,%s,%s,'x',%s,%s,'issued',0,now(),now()) RETURNING id", rows, returning=True)
-                ids = []
-                while True:
-                    ids.append(cur.fetchone()[0])
-                    if not cur.nextset():
-                        break
+                ids = _insert_issued(cur, rows, issuer_id)
                 cur.executemany("INSERT INTO receipt_data_files (receipt_id, source, original, original_sha256, complete, created_at)"
                                 " VALUES (%s, 'issuer', %s, %s, %s, now())", [(rid, *k) for rid, k in zip(ids, kept)])
-                cur.executemany("INSERT INTO receipt_timeline (receipt_id, event, at, actor_type, actor_id, actor_name, data)"
-                                " VALUES (%s, 'receipt.issued', now(), 'issuer', %s, 'x', '{}')", [(rid, issuer_id) for rid in ids])
-                cur.executemany("INSERT INTO outbox_events (id, type, occurred_at, receipt_id, unit_ids, data, attempts)"
-                                " VALUES (%s, 'receipt.issued', now(), %s, '[]', '{}', 0)", [(str(uuid.uuid4()), rid) for rid in ids])
 
     return harness.drain(database_url, batches, clients, insert)
 
