@@ -4,6 +4,8 @@ complete file with both seals; anyone checks it at /verify/data-file; hostile fi
 clear 4xx."""
 import base64
 import re
+import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import select
@@ -196,3 +198,46 @@ def test_the_layout_file_is_a_rendering_of_the_data_file(client, hospital):
     pdf = client.get(f"/api/v1/me/receipts/{key}/layout.pdf", headers=zhang).get_data()
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "仅在数据文件中的名称" in text and "数据文件所载西药费" not in text
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command (OpenSSL 3, with SM2)")
+def test_a_file_sealed_by_openssl_is_pushed_and_the_node_seal_checks_out_with_openssl(client, operator, tmp_path):
+    """Another SM2 implementation at both ends: a hospital sealing with the OpenSSL 3
+    command line pushes through the webhook; the node's finance seal on the complete file is
+    checked by OpenSSL when the node seals with SM2."""
+    def openssl(*args, stdin=None):
+        return subprocess.run(["openssl", *args], input=stdin, capture_output=True, timeout=30)
+
+    sm3_sm2 = ("-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678")
+    if openssl("genpkey", "-algorithm", "SM2", "-out", str(tmp_path / "issuer.pem")).returncode != 0:
+        pytest.skip("this openssl has no SM2")
+    assert openssl("pkey", "-in", str(tmp_path / "issuer.pem"), "-pubout", "-out", str(tmp_path / "issuer.pub")).returncode == 0
+    created = register(operator, (tmp_path / "issuer.pub").read_text(), name="三亚中心医院", credit_code="12460200428201234X")
+    assert created.status_code == 201, created.json
+    hospital = DataFileHospital(client, created.json["id"], created.json["webhook_secret"], None, "三亚中心医院", "12460200428201234X")
+    receipt = hospital.receipt()
+    unsigned = datafile.from_receipt(receipt, header_id="HIS-OPENSSL-1")
+    (tmp_path / "data.c14n").write_bytes(datafile.signed_bytes(unsigned, datafile.INVOICING_PARTY))
+    signed = openssl("pkeyutl", "-sign", *sm3_sm2, "-inkey", str(tmp_path / "issuer.pem"), "-in", str(tmp_path / "data.c14n"))
+    assert signed.returncode == 0, signed.stderr
+    xml = datafile.add_signature(unsigned, datafile.INVOICING_PARTY, alg="SM2", value=base64.b64encode(signed.stdout).decode(),
+                                 serial="openssl")
+    app = client.application
+    saved = app.config.get("PLATFORM_SIGNATURE_ALG"), app.extensions.pop("piaojia_platform_signer", None)
+    app.config["PLATFORM_SIGNATURE_ALG"] = "SM2"  # the production default: the node seals with SM2 too
+    try:
+        assert hospital.push_file(xml).status_code == 202
+        complete = bytes(stored_file(receipt_key(receipt)).complete)
+        node_pub = signing.platform_signer().public_key.to_pem()
+    finally:
+        app.config["PLATFORM_SIGNATURE_ALG"] = saved[0]
+        app.extensions.pop("piaojia_platform_signer", None)
+        if saved[1] is not None:
+            app.extensions["piaojia_platform_signer"] = saved[1]
+    (tmp_path / "node.pub").write_text(node_pub)
+    (tmp_path / "stored.c14n").write_bytes(datafile.signed_bytes(complete, datafile.SUPERVISOR))
+    value = datafile.parse(complete).signatures[datafile.SUPERVISOR].value
+    (tmp_path / "sig.der").write_bytes(base64.b64decode("".join(value.split())))
+    checked = openssl("pkeyutl", "-verify", *sm3_sm2, "-pubin", "-inkey", str(tmp_path / "node.pub"), "-in", str(tmp_path / "stored.c14n"),
+                      "-sigfile", str(tmp_path / "sig.der"))
+    assert checked.returncode == 0 and b"Success" in checked.stdout, checked.stdout + checked.stderr
