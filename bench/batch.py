@@ -60,6 +60,17 @@ def batches_of(hospitals, count, size, offset):
     return deliveries
 
 
+def baseline_database(database: str, env: dict, hospitals: list) -> str:
+    """The baseline's own database (`<database>_base`): the schema and the same issuers."""
+    base_url = harness.fresh_database(f"{database}_base")
+    harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
+    with psycopg.connect(harness.pg_url(base_url)) as conn:
+        for h in hospitals:
+            conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at) VALUES (%s, %s, %s, '46', 'active', now())",
+                         (h["issuer_id"], h["name"], h["credit_code"]))
+    return base_url
+
+
 def baseline(database_url, batches, hospitals, clients, pii_key):
     cipher, signer = PiiCipher(pii_key), PlatformSigner(harness.new_ec_pem())
     public = {h["issuer_id"]: h["key"].public_key() for h in hospitals}
@@ -225,12 +236,7 @@ def main_data_files(args):
     with psycopg.connect(harness.pg_url(database_url)) as conn:
         files_kept = conn.execute("SELECT count(*) FROM receipt_data_files WHERE source = 'issuer'").fetchone()[0] - 100
     total = args.batches * args.size
-    base_url = harness.fresh_database(f"{args.database}_base")
-    harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
-    with psycopg.connect(harness.pg_url(base_url)) as conn:
-        for h in hospitals:
-            conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at) VALUES (%s, %s, %s, '46', 'active', now())",
-                         (h["issuer_id"], h["name"], h["credit_code"]))
+    base_url = baseline_database(args.database, env, hospitals)
     base_meter = harness.CpuMeter(web=[])
     base_elapsed = file_baseline(base_url, batches, hospitals, args.clients, env["PII_KEY"], platform_alg)
     base_cpu = base_meter.per_item(total)
@@ -279,12 +285,7 @@ def main():
         assert all(s == 202 for s in statuses), set(statuses)
     stored = count_receipts(database_url) - 100 - args.single
     total = args.batches * args.size
-    base_url = harness.fresh_database(f"{args.database}_base")
-    harness.flask({**env, "DATABASE_URL": base_url}, "db", "upgrade")
-    with psycopg.connect(harness.pg_url(base_url)) as conn:
-        for h in hospitals:
-            conn.execute("INSERT INTO issuers (id, name, credit_code, province, status, created_at) VALUES (%s, %s, %s, '46', 'active', now())",
-                         (h["issuer_id"], h["name"], h["credit_code"]))
+    base_url = baseline_database(args.database, env, hospitals)
     base_elapsed = baseline(base_url, batches, hospitals, args.clients, env["PII_KEY"])
     result = {
         "config": harness.describe_config(workers, threads, config["kind"]), "batch_size": args.size, "batches": args.batches,
